@@ -1,0 +1,389 @@
+"""A NumPyro model as a hypothesis class {P_θ : θ ∈ Θ} with a prior w.
+
+The latent sample sites of the model are θ (with their priors); one observed site carries the data.
+`ModelClass` gives the class a flat, unconstrained coordinate system z ∈ R^d (NumPyro's own
+bijections onto each site's support) so that every estimator downstream works with plain vectors:
+
+    log w(z) = Σ_sites log p_site(T(z)) + log |det ∂T/∂z|,
+    log P_z(data_i) for every datum i (a plate over rows indexes the data).
+
+Conventions
+-----------
+* **Covariates** are the model's own keyword arguments (``model(x, y=None)``), exactly as for NumPyro's
+  ``Predictive``. The keyword arguments given to the constructor are *example* covariates used once to
+  discover the parameter structure; every method takes the covariates it should use.
+* **The observed site** is found by tracing: a sample site already observed, or — NumPyro's idiom — a
+  sample site fed by a keyword argument of the model that defaults to ``None`` (``obs=y``). The keyword is
+  detected by re-tracing the model with that argument set to the site's own sampled value.
+* **Rows.** The dimensions of the observed site that belong to a ``numpyro.plate`` index the data; the
+  log-probability is summed over every other dimension, so one datum may be a vector. Without a plate the
+  leading batch dimension is taken as the rows.
+* **Generative sample size.** A model without covariates takes its number of i.i.d. rows as a keyword
+  (the zoo uses ``n=1`` by default, and the data's length when data is given); pass it like a covariate:
+  ``mc.simulate(key, params, n=100)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+from jax.flatten_util import ravel_pytree
+from numpyro import handlers
+from numpyro.distributions.transforms import biject_to
+
+__all__ = ["ModelClass", "ModelClassError"]
+
+Array = jax.Array
+Params = dict[str, Array]
+
+
+class ModelClassError(ValueError):
+    """A model, its parameters, covariates or data do not fit together."""
+
+
+def _is_concrete(x: Any) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def _site_is_factor(site: Mapping[str, Any]) -> bool:
+    return isinstance(site["fn"], dist.distribution.Unit)
+
+
+class ModelClass:
+    """A NumPyro model viewed as a class of distributions {P_θ} with prior w.
+
+    Parameters
+    ----------
+    model
+        A NumPyro model function. Its latent sample sites are θ; one observed site carries the data.
+    observed
+        Name of the observed site, needed only when the model has several.
+    **model_kwargs
+        Example covariates (keyword arguments of ``model``) used to discover the parameter structure.
+        The structure may depend on e.g. the number of features, never on the number of rows.
+
+    Attributes
+    ----------
+    dim : int
+        Number of unconstrained parameters d.
+    latent_sites : tuple of str
+        Names of the latent sites, in flattening order.
+    observed_site : str
+        Name of the observed site.
+    observed_kwarg : str or None
+        The keyword argument of ``model`` that feeds the observed site (``None`` when the model observes
+        data passed through a covariate of its own).
+
+    """
+
+    def __init__(self, model: Callable[..., Any], observed: str | None = None, **model_kwargs: Any):
+        if not callable(model):
+            raise ModelClassError(f"model must be a callable NumPyro model, got {type(model).__name__}")
+        self.model = model
+        self.example_kwargs = dict(model_kwargs)
+        try:
+            trace = self._raw_trace(model_kwargs)
+        except Exception as err:  # the user's model failed: say which call failed
+            raise ModelClassError(
+                f"tracing {getattr(model, '__name__', 'the model')}(**{sorted(model_kwargs)}) failed: "
+                f"{type(err).__name__}: {err}"
+            ) from err
+        self.observed_site, self.observed_kwarg = self._find_observed(trace, observed, model_kwargs)
+        latent = []
+        for name, site in trace.items():
+            if site["type"] == "param":
+                raise ModelClassError(
+                    f"site {name!r} is a numpyro.param: a hypothesis class needs a proper prior on every "
+                    "parameter (replace it by a numpyro.sample site)"
+                )
+            if site["type"] != "sample" or name == self.observed_site:
+                continue
+            if _site_is_factor(site):
+                raise ModelClassError(
+                    f"site {name!r} is a numpyro.factor: the prior would be unnormalized; volumes need a "
+                    "proper prior"
+                )
+            if site["is_observed"]:
+                continue
+            fn = site["fn"]
+            if fn.is_discrete:
+                raise ModelClassError(
+                    f"latent site {name!r} has a discrete prior ({type(fn).__name__}); bayesvol needs "
+                    "continuous parameters (marginalize the discrete variable in the model)"
+                )
+            if isinstance(fn, dist.ImproperUniform):
+                raise ModelClassError(
+                    f"latent site {name!r} has an improper prior (ImproperUniform); the volume "
+                    "w({θ : D ≤ t}) needs a proper prior"
+                )
+            latent.append(name)
+        if not latent:
+            raise ModelClassError("the model has no latent sample site: there is no θ to learn")
+        self.latent_sites = tuple(latent)
+        self.site_shapes = {k: tuple(jnp.shape(trace[k]["value"])) for k in latent}
+        example = {k: trace[k]["value"] for k in latent}
+        z_tree = self._unconstrain(example)
+        self._z_shapes = {k: jnp.shape(v) for k, v in z_tree.items()}
+        flat, self._unravel = ravel_pytree(z_tree)
+        self.dim = int(flat.size)
+        self._example_z = flat
+
+    # ------------------------------------------------------------------ discovery
+    def _raw_trace(self, kwargs: Mapping[str, Any], key: Array | int = 0) -> Any:
+        return handlers.trace(handlers.seed(self.model, key)).get_trace(**kwargs)
+
+    def _find_observed(
+        self, trace: Any, observed: str | None, kwargs: Mapping[str, Any]
+    ) -> tuple[str, str | None]:
+        already = {n: None for n, s in trace.items() if s["type"] == "sample" and s["is_observed"]
+                   and not _site_is_factor(s)}
+        fed: dict[str, str] = {}
+        try:
+            signature = inspect.signature(self.model)
+            candidates = [p.name for p in signature.parameters.values()
+                          if p.default is None and p.name not in kwargs
+                          and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            candidates = []
+        latent_like = [n for n, s in trace.items() if s["type"] == "sample" and not s["is_observed"]]
+        for arg in candidates:
+            for name in latent_like:
+                try:
+                    retrace = self._raw_trace({**kwargs, arg: trace[name]["value"]})
+                except Exception:  # this argument does not accept that site's value: not its feed
+                    continue
+                if name in retrace and retrace[name]["is_observed"]:
+                    if name in fed:
+                        raise ModelClassError(
+                            f"site {name!r} is observed through both {fed[name]!r} and {arg!r}: ambiguous"
+                        )
+                    fed[name] = arg
+        found: dict[str, str | None] = {**already, **fed}
+        if observed is not None:
+            if observed not in found:
+                raise ModelClassError(
+                    f"observed={observed!r} is not an observed site of the model; observed sites found: "
+                    f"{sorted(found) or 'none'}"
+                )
+            return observed, found[observed]
+        if not found:
+            raise ModelClassError(
+                "the model has no observed site: write the likelihood as numpyro.sample(name, dist, obs=y) "
+                "with y a keyword argument of the model that defaults to None"
+            )
+        if len(found) > 1:
+            raise ModelClassError(
+                f"the model has several observed sites {sorted(found)}; choose one with observed=..."
+            )
+        name = next(iter(found))
+        return name, found[name]
+
+    # ------------------------------------------------------------------ coordinates
+    def _check_params(self, params: Mapping[str, Any]) -> None:
+        if not isinstance(params, Mapping):
+            raise ModelClassError(f"params must be a dict of site values, got {type(params).__name__}")
+        missing = [k for k in self.latent_sites if k not in params]
+        if missing:
+            raise ModelClassError(f"params is missing site(s) {missing}; the latent sites are "
+                                  f"{list(self.latent_sites)}")
+        extra = [k for k in params if k not in self.latent_sites]
+        if extra:
+            raise ModelClassError(f"params has unknown site(s) {extra}; the latent sites are "
+                                  f"{list(self.latent_sites)}")
+        for k in self.latent_sites:
+            shape = tuple(jnp.shape(params[k]))
+            if shape != self.site_shapes[k]:
+                raise ModelClassError(
+                    f"params[{k!r}] has shape {shape}, the site {k!r} has shape {self.site_shapes[k]}"
+                )
+
+    def _unconstrain(self, params: Mapping[str, Any]) -> Params:
+        # Sites may depend on each other (hierarchical priors), so the supports are read off a trace
+        # with the constrained values substituted, in model order.
+        trace = handlers.trace(
+            handlers.seed(handlers.substitute(self.model, data=dict(params)), 0)
+        ).get_trace(**self.example_kwargs)
+        return {k: biject_to(trace[k]["fn"].support).inv(jnp.asarray(params[k]))
+                for k in self.latent_sites}
+
+    def flatten(self, params: Mapping[str, Any]) -> Array:
+        """Map a dict of constrained site values to the flat unconstrained vector z ∈ R^d."""
+        self._check_params(params)
+        if all(_is_concrete(params[k]) for k in self.latent_sites):
+            for k in self.latent_sites:
+                value = np.asarray(params[k])
+                if not np.all(np.isfinite(value)):
+                    raise ModelClassError(f"params[{k!r}] is not finite")
+        z = ravel_pytree(self._unconstrain(params))[0]
+        if _is_concrete(z) and not bool(jnp.all(jnp.isfinite(z))):
+            bad = [k for k, v in self._unconstrain(params).items() if not bool(jnp.all(jnp.isfinite(v)))]
+            raise ModelClassError(f"params {bad} lie outside the support of their prior")
+        return z
+
+    def unflatten(self, z: Array) -> Params:
+        """Map a flat unconstrained vector z to the dict of constrained site values."""
+        self._check_z(z)
+        return self._constrained_trace(z, self.example_kwargs)[1]
+
+    def _check_z(self, z: Array) -> None:
+        if jnp.shape(z) != (self.dim,):
+            raise ModelClassError(f"z must have shape ({self.dim},), got {jnp.shape(z)}; vmap over batches")
+
+    def _constrained_trace(
+        self, z: Array, kwargs: Mapping[str, Any], key: Array | int = 0
+    ) -> tuple[Any, Params, Array]:
+        """Run the model at unconstrained z; return its trace, the constrained values and log|det J|."""
+        unconstrained = self._unravel(z)
+        log_dets: list[Array] = []
+
+        def substitute_fn(site: Mapping[str, Any]) -> Array | None:
+            name = site["name"]
+            if site["type"] != "sample" or name not in unconstrained:
+                return None
+            u = unconstrained[name]
+            transform = biject_to(site["fn"].support)
+            value = transform(u)
+            log_det = transform.log_abs_det_jacobian(u, value)
+            log_dets.append(jnp.sum(log_det))
+            return value
+
+        model = handlers.substitute(handlers.seed(self.model, key), substitute_fn=substitute_fn)
+        trace = handlers.trace(model).get_trace(**kwargs)
+        params = {k: trace[k]["value"] for k in self.latent_sites}
+        return trace, params, sum(log_dets, jnp.zeros(()))
+
+    # ------------------------------------------------------------------ densities
+    def log_prior(self, z: Array) -> Array:
+        """Log w(z) in the unconstrained space: Σ log p_site(T(z)) + log|det ∂T/∂z| (nats)."""
+        self._check_z(z)
+        trace, _params, log_det = self._constrained_trace(z, self.example_kwargs)
+        return self._prior_from_trace(trace) + log_det
+
+    def _prior_from_trace(self, trace: Any) -> Array:
+        total = jnp.zeros(())
+        for k in self.latent_sites:
+            site = trace[k]
+            log_prob = site["fn"].log_prob(site["value"])
+            if site.get("scale") is not None:
+                log_prob = log_prob * site["scale"]
+            total = total + jnp.sum(log_prob)
+        return total
+
+    def _with_data(self, data: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        kwargs = dict(self.example_kwargs if not kwargs else kwargs)
+        if self.observed_kwarg is None:
+            raise ModelClassError(
+                f"the observed site {self.observed_site!r} takes its data from the model itself; pass "
+                "the data through the model's obs keyword instead"
+            )
+        kwargs[self.observed_kwarg] = data
+        return kwargs
+
+    def per_datum(self, site: Mapping[str, Any], values: Array) -> Array:
+        """Reduce an array shaped like the observed site's batch to one value per datum (row)."""
+        values = jnp.asarray(values)
+        batch_shape = tuple(site["fn"].batch_shape)
+        values = jnp.broadcast_to(values, batch_shape) if values.ndim < len(batch_shape) else values
+        ndim = values.ndim
+        if ndim == 0:
+            return values.reshape(1)
+        plate_dims = sorted({ndim + f.dim for f in site["cond_indep_stack"] if -f.dim <= ndim})
+        if not plate_dims:
+            return values.reshape(values.shape[0], -1).sum(axis=1)
+        others = tuple(i for i in range(ndim) if i not in plate_dims)
+        values = jnp.sum(values, axis=others) if others else values
+        return values.reshape(-1)
+
+    def log_likelihood(self, z: Array, data: Any, **model_kwargs: Any) -> Array:
+        """Per-datum log-likelihood log P_z(data_i | covariates_i), a vector over rows (nats)."""
+        self._check_z(z)
+        self._check_data(data)
+        kwargs = self._with_data(data, model_kwargs)
+        try:
+            trace, _, _ = self._constrained_trace(z, kwargs)
+        except Exception as err:
+            raise ModelClassError(self._shape_message(data, model_kwargs, err)) from err
+        site = trace[self.observed_site]
+        self._check_support(site)
+        return self.per_datum(site, site["fn"].log_prob(site["value"]))
+
+    def log_joint(self, z: Array, data: Any, **model_kwargs: Any) -> Array:
+        """Log w(z) + Σ_i log P_z(data_i): the unnormalized log posterior in unconstrained space."""
+        self._check_z(z)
+        kwargs = self._with_data(data, model_kwargs)
+        trace, _, log_det = self._constrained_trace(z, kwargs)
+        site = trace[self.observed_site]
+        return self._prior_from_trace(trace) + log_det + jnp.sum(site["fn"].log_prob(site["value"]))
+
+    def distribution(self, params: Mapping[str, Any], **model_kwargs: Any) -> dist.Distribution:
+        """The distribution of the observed site under θ = params, for the given covariates."""
+        return self.observed_trace(params, model_kwargs)[self.observed_site]["fn"]
+
+    def observed_trace(self, params: Mapping[str, Any], model_kwargs: Mapping[str, Any],
+                       key: Array | int = 0) -> Any:
+        """Trace of the model at constrained ``params`` with the observed site sampled (no data)."""
+        self._check_params(params)
+        kwargs = dict(self.example_kwargs if not model_kwargs else model_kwargs)
+        model = handlers.substitute(handlers.seed(self.model, key), data=dict(params))
+        try:
+            return handlers.trace(model).get_trace(**kwargs)
+        except Exception as err:
+            raise ModelClassError(self._shape_message(None, model_kwargs, err)) from err
+
+    def simulate(self, key: Array, params: Mapping[str, Any], **model_kwargs: Any) -> Array:
+        """Draw data from P_θ: the observed site's value for the given covariates (or ``n=`` rows)."""
+        return self.observed_trace(params, model_kwargs, key)[self.observed_site]["value"]
+
+    # ------------------------------------------------------------------ validation
+    def _check_data(self, data: Any) -> None:
+        if data is None:
+            raise ModelClassError(f"data for the observed site {self.observed_site!r} is None")
+        if _is_concrete(data):
+            arr = np.asarray(data)
+            if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+                bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+                raise ModelClassError(
+                    f"data for site {self.observed_site!r} has {bad} NaN or infinite value(s)"
+                )
+
+    def _check_support(self, site: Mapping[str, Any]) -> None:
+        value = site["value"]
+        if not _is_concrete(value):
+            return
+        try:
+            inside = site["fn"].support(value)
+        except Exception:  # a support without a pointwise check: nothing to validate
+            return
+        if _is_concrete(inside) and not bool(jnp.all(inside)):
+            raise ModelClassError(
+                f"data for site {self.observed_site!r} lies outside the support of "
+                f"{type(site['fn']).__name__} ({site['fn'].support}); e.g. value "
+                f"{np.asarray(value)[~np.asarray(jnp.broadcast_to(inside, jnp.shape(value)))][:3].tolist()}"
+            )
+
+    def _shape_message(self, data: Any, model_kwargs: Mapping[str, Any], err: Exception) -> str:
+        shapes = {k: jnp.shape(v) for k, v in model_kwargs.items() if hasattr(v, "shape")}
+        example = {k: jnp.shape(v) for k, v in self.example_kwargs.items() if hasattr(v, "shape")}
+        data_shape = "" if data is None else f", data shape {jnp.shape(data)}"
+        return (
+            f"running the model with covariates {shapes or '{}'}{data_shape} failed "
+            f"(example covariates had shapes {example}): {type(err).__name__}: {err}"
+        )
+
+    def __repr__(self) -> str:
+        name = getattr(self.model, "__name__", "model")
+        return (f"ModelClass({name}, dim={self.dim}, latent={list(self.latent_sites)}, "
+                f"observed={self.observed_site!r})")
+
+
+def prior_sample(mc: ModelClass, key: Array) -> Params:
+    """One draw θ ~ w of the constrained site values."""
+    trace = handlers.trace(handlers.seed(mc.model, key)).get_trace(**mc.example_kwargs)
+    return {k: trace[k]["value"] for k in mc.latent_sites}
+
