@@ -15,6 +15,7 @@ from bayesvol.divergence import kl_estimate as kl_estimate
 from bayesvol.divergence import kl_function as kl_function
 from bayesvol.model_class import ModelClass as ModelClass
 from bayesvol.model_class import ModelClassError as ModelClassError
+from bayesvol.volume_curve import VolumeCurve as VolumeCurve
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,7 @@ __all__ = [
     "KLFallbackWarning",
     "ModelClass",
     "ModelClassError",
+    "VolumeCurve",
     "kl",
     "kl_estimate",
     "kl_function",
