@@ -14,7 +14,11 @@ Conventions
   discover the parameter structure; every method takes the covariates it should use.
 * **The observed site** is found by tracing: a sample site already observed, or — NumPyro's idiom — a
   sample site fed by a keyword argument of the model that defaults to ``None`` (``obs=y``). The keyword is
-  detected by re-tracing the model with that argument set to the site's own sampled value.
+  detected by re-tracing the model with that argument set to the site's own sampled value. Data given
+  with the example covariates (``ModelClass(model, x=x, y=y)``) is recognized the same way and dropped
+  from them. With several observed sites, the ones not chosen by ``observed=`` are data too (pass their
+  values as covariates), never parameters. Discovery traces latent sites at the image of z = 0 (no
+  prior draws).
 * **Rows.** The dimensions of the observed site that belong to a ``numpyro.plate`` index the data; the
   log-probability is summed over every other dimension, so one datum may be a vector. Without a plate the
   leading batch dimension is taken as the rows.
@@ -53,6 +57,31 @@ def _is_concrete(x: Any) -> bool:
 
 def _site_is_factor(site: Mapping[str, Any]) -> bool:
     return isinstance(site["fn"], dist.distribution.Unit)
+
+
+def _is_improper(fn: Any) -> bool:
+    while isinstance(fn, (dist.Independent, dist.ExpandedDistribution, dist.MaskedDistribution)):
+        fn = fn.base_dist
+    return isinstance(fn, dist.ImproperUniform)
+
+
+def _structural_value(site: Mapping[str, Any]) -> Array | None:
+    """A value for an unobserved continuous site: the image of z = 0 under its bijection.
+
+    Discovering the structure needs values of the right shape, not prior draws: this skips compiling
+    the samplers (Gamma, Beta, Dirichlet draws cost seconds of compilation each), and gives improper
+    sites (which cannot be sampled) a value so that tracing reaches the check. Discrete sites are drawn.
+    """
+    if site["type"] != "sample" or site["is_observed"]:
+        return None
+    fn = site["fn"]
+    if fn.is_discrete and not _is_improper(fn):
+        return None
+    try:
+        transform = biject_to(fn.support)
+        return transform(jnp.zeros(transform.inverse_shape(fn.shape())))
+    except (NotImplementedError, TypeError, ValueError):  # a support without a bijection: draw it
+        return None
 
 
 class ModelClass:
@@ -94,7 +123,10 @@ class ModelClass:
                 f"tracing {getattr(model, '__name__', 'the model')}(**{sorted(model_kwargs)}) failed: "
                 f"{type(err).__name__}: {err}"
             ) from err
-        self.observed_site, self.observed_kwarg = self._find_observed(trace, observed, model_kwargs)
+        self.observed_site, self.observed_kwarg, observed_sites = self._find_observed(
+            trace, observed, model_kwargs)
+        # data passed with the example covariates is not a covariate: simulate() must not return it
+        self.example_kwargs.pop(self.observed_kwarg, None)
         latent = []
         for name, site in trace.items():
             if site["type"] == "param":
@@ -102,7 +134,8 @@ class ModelClass:
                     f"site {name!r} is a numpyro.param: a hypothesis class needs a proper prior on every "
                     "parameter (replace it by a numpyro.sample site)"
                 )
-            if site["type"] != "sample" or name == self.observed_site:
+            if site["type"] != "sample" or name in observed_sites:
+                # the other observed sites are data too (pass them as covariates), never θ
                 continue
             if _site_is_factor(site):
                 raise ModelClassError(
@@ -117,7 +150,7 @@ class ModelClass:
                     f"latent site {name!r} has a discrete prior ({type(fn).__name__}); bayesvol needs "
                     "continuous parameters (marginalize the discrete variable in the model)"
                 )
-            if isinstance(fn, dist.ImproperUniform):
+            if _is_improper(fn):
                 raise ModelClassError(
                     f"latent site {name!r} has an improper prior (ImproperUniform); the volume "
                     "w({θ : D ≤ t}) needs a proper prior"
@@ -136,13 +169,28 @@ class ModelClass:
 
     # ------------------------------------------------------------------ discovery
     def _raw_trace(self, kwargs: Mapping[str, Any], key: Array | int = 0) -> Any:
-        return handlers.trace(handlers.seed(self.model, key)).get_trace(**kwargs)
+        model = handlers.substitute(handlers.seed(self.model, key), substitute_fn=_structural_value)
+        return handlers.trace(model).get_trace(**kwargs)
 
     def _find_observed(
         self, trace: Any, observed: str | None, kwargs: Mapping[str, Any]
-    ) -> tuple[str, str | None]:
-        already = {n: None for n, s in trace.items() if s["type"] == "sample" and s["is_observed"]
-                   and not _site_is_factor(s)}
+    ) -> tuple[str, str | None, frozenset[str]]:
+        already: dict[str, str | None] = {
+            n: None for n, s in trace.items()
+            if s["type"] == "sample" and s["is_observed"] and not _site_is_factor(s)}
+        # Data given with the example covariates (``ModelClass(model, x=x, y=y)``): the keyword feeds the
+        # site if the site is no longer observed without it.
+        for name in already:
+            for arg, value in kwargs.items():
+                if value is None:
+                    continue
+                try:
+                    retrace = self._raw_trace({**kwargs, arg: None})
+                except Exception:  # the model needs this argument: it is a covariate
+                    continue
+                if name in retrace and not retrace[name]["is_observed"]:
+                    already[name] = arg
+                    break
         fed: dict[str, str] = {}
         try:
             signature = inspect.signature(self.model)
@@ -171,7 +219,7 @@ class ModelClass:
                     f"observed={observed!r} is not an observed site of the model; observed sites found: "
                     f"{sorted(found) or 'none'}"
                 )
-            return observed, found[observed]
+            return observed, found[observed], frozenset(found)
         if not found:
             raise ModelClassError(
                 "the model has no observed site: write the likelihood as numpyro.sample(name, dist, obs=y) "
@@ -182,7 +230,7 @@ class ModelClass:
                 f"the model has several observed sites {sorted(found)}; choose one with observed=..."
             )
         name = next(iter(found))
-        return name, found[name]
+        return name, found[name], frozenset(found)
 
     # ------------------------------------------------------------------ coordinates
     def _check_params(self, params: Mapping[str, Any]) -> None:
@@ -203,11 +251,37 @@ class ModelClass:
                     f"params[{k!r}] has shape {shape}, the site {k!r} has shape {self.site_shapes[k]}"
                 )
 
+    def _substitute_checked(self, params: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], Any]:
+        """A substitute_fn setting the latent sites to ``params``, each checked against its support.
+
+        The check runs at the site, in model order, before a later site can fail on the bad value
+        (NumPyro validates distribution arguments) with a message that names the wrong thing.
+        """
+
+        def substitute_fn(site: Mapping[str, Any]) -> Any:
+            name = site["name"]
+            if site["type"] != "sample" or name not in self.latent_sites:
+                return None
+            value = jnp.asarray(params[name])
+            if _is_concrete(value):
+                try:
+                    inside = site["fn"].support(value)
+                except Exception:  # a support without a pointwise check: nothing to validate
+                    inside = True
+                if _is_concrete(inside) and not bool(jnp.all(inside)):
+                    raise ModelClassError(
+                        f"params[{name!r}] lies outside the support of its prior "
+                        f"{type(site['fn']).__name__} ({site['fn'].support})"
+                    )
+            return value
+
+        return substitute_fn
+
     def _unconstrain(self, params: Mapping[str, Any]) -> Params:
         # Sites may depend on each other (hierarchical priors), so the supports are read off a trace
         # with the constrained values substituted, in model order.
         trace = handlers.trace(
-            handlers.seed(handlers.substitute(self.model, data=dict(params)), 0)
+            handlers.seed(handlers.substitute(self.model, substitute_fn=self._substitute_checked(params)), 0)
         ).get_trace(**self.example_kwargs)
         return {k: biject_to(trace[k]["fn"].support).inv(jnp.asarray(params[k]))
                 for k in self.latent_sites}
@@ -311,7 +385,11 @@ class ModelClass:
             raise ModelClassError(self._shape_message(data, model_kwargs, err)) from err
         site = trace[self.observed_site]
         self._check_support(site)
-        return self.per_datum(site, site["fn"].log_prob(site["value"]))
+        try:  # data whose number of rows disagrees with the covariates fails here, not in the trace
+            log_prob = site["fn"].log_prob(site["value"])
+        except Exception as err:
+            raise ModelClassError(self._shape_message(data, model_kwargs, err)) from err
+        return self.per_datum(site, log_prob)
 
     def log_joint(self, z: Array, data: Any, **model_kwargs: Any) -> Array:
         """Log w(z) + Σ_i log P_z(data_i): the unnormalized log posterior in unconstrained space."""
@@ -330,9 +408,12 @@ class ModelClass:
         """Trace of the model at constrained ``params`` with the observed site sampled (no data)."""
         self._check_params(params)
         kwargs = dict(self.example_kwargs if not model_kwargs else model_kwargs)
-        model = handlers.substitute(handlers.seed(self.model, key), data=dict(params))
+        model = handlers.substitute(handlers.seed(self.model, key),
+                                    substitute_fn=self._substitute_checked(params))
         try:
             return handlers.trace(model).get_trace(**kwargs)
+        except ModelClassError:
+            raise
         except Exception as err:
             raise ModelClassError(self._shape_message(None, model_kwargs, err)) from err
 

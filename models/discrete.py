@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
-from jax.scipy.special import betaln, gammaln
+from jax.scipy.special import gammaln
 
 from models._zoo import Facts, ZooModel
 
@@ -27,6 +27,15 @@ def _dirichlet_multinomial_log_q(counts: Array, alpha: Array) -> Array:
     )
 
 
+def _log_beta(a: Array, b: Array) -> Array:
+    """Log B(a, b) = log Γ(a) + log Γ(b) − log Γ(a + b).
+
+    jax.scipy.special.betaln is off by up to ~5e-7 nats in float64 for moderate arguments
+    (e.g. betaln(8, 0.5)), too coarse for exact answers.
+    """
+    return gammaln(a) + gammaln(b) - gammaln(a + b)
+
+
 def bernoulli(a: float = 0.5, b: float = 0.5, p0: float = 0.3) -> ZooModel:
     """x_i ~ Bernoulli(p), p ~ Beta(a, b); a = b = ½ is Krichevsky–Trofimov (Jeffreys)."""
 
@@ -37,7 +46,7 @@ def bernoulli(a: float = 0.5, b: float = 0.5, p0: float = 0.3) -> ZooModel:
 
     def log_mixture(x: Array, **_: Any) -> Array:
         k = jnp.sum(x)
-        return betaln(k + a, x.shape[0] - k + b) - betaln(a, b)
+        return _log_beta(k + a, x.shape[0] - k + b) - _log_beta(a, b)
 
     return ZooModel(
         name="bernoulli", model=model, true_params={"p": jnp.asarray(p0)},

@@ -32,7 +32,7 @@ def gaussian_mixture(mu0: tuple[float, float] = (0.0, 0.0), prior_scale: float =
         name="gaussian_mixture", model=model, true_params={"mu": jnp.asarray(mu0, dtype=float)},
         covariates=lambda key, m, params: {"n": m},
         facts=Facts(dim=2, singular=singular, learning_coefficient=0.75 if singular else 1.0,
-                    exact=("kl",), notes="KL by Gauss–Hermite quadrature; λ = 3/4 at μ1 = μ2"),
+                    exact=("kl",), notes="KL by quadrature (divergence.py); λ = 3/4 at μ1 = μ2"),
         options={"mu0": tuple(mu0), "prior_scale": prior_scale},
     )
 

@@ -1,0 +1,38 @@
+"""Shared test set-up: CPU only, float64, and a Monte Carlo comparison helper.
+
+Tests compare against exact answers; a Monte Carlo comparison is accepted within 4 standard errors of
+the estimate (a fixed seed makes it deterministic; a correct implementation fails it with probability
+≈ 6·10⁻⁵ per comparison over the choice of seed).
+"""
+
+import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax
+import numpy as np
+import pytest
+
+import bayesvol  # noqa: F401  (switches on float64)
+import models
+
+jax.config.update("jax_enable_x64", True)
+
+
+def assert_within_se(estimate, stderr, exact, n_se=4.0):
+    """|estimate − exact| ≤ n_se·stderr elementwise (stderr must be positive)."""
+    estimate, stderr, exact = (np.asarray(a, dtype=float) for a in (estimate, stderr, exact))
+    assert np.all(stderr > 0), f"stderr must be positive, got {stderr}"
+    z = np.abs(estimate - exact) / stderr
+    assert np.all(z <= n_se), f"estimate {estimate} vs exact {exact}: {z} standard errors (stderr {stderr})"
+
+
+@pytest.fixture
+def key():
+    return jax.random.PRNGKey(20261130)
+
+
+@pytest.fixture(scope="session")
+def zoo():
+    """Every zoo entry with its default options, built once (its ModelClass is cached on the entry)."""
+    return {name: models.get(name) for name in sorted(models.REGISTRY)}
