@@ -1,0 +1,390 @@
+"""Regret of predictors against the truth (or its projection), over sample sizes and seeds (nats).
+
+For a reference P_ref — the truth P_θ0 when it lies in the class (realizable), else the projection
+P_θ* = argmax_θ E_P log P_θ fitted by maximum likelihood on a large sample (agnostic) — and a predictor q:
+
+* **online (cumulative)** R_n = log P_ref(x^n) − log Q(x^n), for the Bayes mixture Q, at every n of the
+  grid from one data set per seed (exact log-marginal, or one data-sequential SMC run);
+* **batch / supervised** r(n) = E_{(x,y)} [log P_ref(y | x) − log q(y | x; S_n)], the excess test log loss
+  after n training data, averaged over ``num_test`` fresh draws from the truth (for a generative class
+  this is the batch regret r_{n+1} of DESIGN.md §1; for a supervised one the supervised regret r_n);
+* expected regret = the mean over seeds, with its standard error.
+Chain rule: E R_N − E R_1 = Σ_{n=1}^{N−1} E r(n) (a consistency check between the two code paths).
+
+**Truth.** A :class:`Truth` holds a sampler of (covariates, data) and, when known, the truth's own
+log-likelihood. Any object with ``model_class``, ``true_params``, ``sample_covariates(key, m)`` and
+``simulate(key, n)`` (e.g. a zoo entry) converts with :func:`as_truth`; :func:`dataset_truth` makes the
+empirical distribution of a finite data set the truth (rows drawn with replacement), its projection θ*
+fitted on the whole data set.
+
+**Bounds.** From a volume curve V(t) on a grid t_1 < … < t_K, :func:`volume_bounds` returns
+B_n = −log ∫ e^{−nt} dV(t) and min_t [n t − log V(t)] (DESIGN.md §1), through
+``bayesvol.bounds.regret_bound`` (closed form for a Laplace curve, else its Riemann bracket's midpoint).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from bayesvol.bounds import regret_bound
+from bayesvol.evidence import sequential_log_marginal
+from bayesvol.fit import check_data
+from bayesvol.model_class import Array, ModelClass, ModelClassError
+from bayesvol.predictors import (
+    PREDICTORS,
+    erm,
+    exact_log_q,
+    log_likelihood,
+    predictive_log_loss,
+    prefix_rows,
+    take_rows,
+)
+from bayesvol.volume_curve import VolumeCurve
+
+__all__ = [
+    "Truth",
+    "as_truth",
+    "compare",
+    "dataset_truth",
+    "online_regret",
+    "regret_curve",
+    "volume_bounds",
+]
+
+Sampler = Callable[[Array, int], tuple[dict[str, Any], Array]]
+
+
+@dataclass(frozen=True)
+class Truth:
+    """A data-generating process P.
+
+    Attributes
+    ----------
+    simulate : ``(key, n) -> (covariates, data)``
+        Draws n rows from P (a training set; rows may be dependent, e.g. a Markov chain).
+    sample_test : ``(key, m) -> (covariates, data)``
+        Draws m independent test rows from P (for the supervised / batch regret).
+    model_class, params : optional
+        P's own class and parameters, when P is a model: log P(data) is then its log-likelihood.
+        ``None`` for a data set (the regret is then measured against the projection θ*).
+
+    """
+
+    simulate: Sampler
+    sample_test: Sampler
+    model_class: ModelClass | None = None
+    params: Mapping[str, Array] | None = None
+
+    def log_likelihood(self, data: Any, covariates: Mapping[str, Any]) -> Array:
+        """Per-datum log P(data_i | covariates_i) under the truth (nats)."""
+        if self.model_class is None or self.params is None:
+            raise ModelClassError("this truth has no likelihood of its own (a data set): use its projection")
+        z = self.model_class.flatten(self.params)
+        return log_likelihood(self.model_class, z, data, covariates)
+
+
+def as_truth(obj: Any) -> Truth:
+    """A :class:`Truth` from itself or from a zoo-like object (``model_class``, ``true_params``, …)."""
+    if isinstance(obj, Truth):
+        return obj
+    needed = ("model_class", "true_params", "sample_covariates", "simulate")
+    missing = [name for name in needed if not hasattr(obj, name)]
+    if missing:
+        raise TypeError(f"truth must be a bayesvol.Truth or have {needed}; missing {missing}")
+    mc, params = obj.model_class, obj.true_params
+
+    def sample_test(key: Array, m: int) -> tuple[dict[str, Any], Array]:
+        key_x, key_y = jax.random.split(key)
+        covariates = obj.sample_covariates(key_x, m)
+        return covariates, mc.simulate(key_y, params, **covariates)
+
+    return Truth(simulate=obj.simulate, sample_test=sample_test, model_class=mc, params=params)
+
+
+def dataset_truth(data: Any, **covariates: Any) -> Truth:
+    """The empirical distribution of a data set as the truth: rows drawn uniformly with replacement."""
+    data = jnp.asarray(data)
+    rows = data.shape[0]
+
+    def sample(key: Array, n: int) -> tuple[dict[str, Any], Array]:
+        taken, cov = take_rows(data, covariates, jax.random.randint(key, (n,), 0, rows))
+        return cov, taken
+
+    truth = Truth(simulate=sample, sample_test=sample)
+    object.__setattr__(truth, "_full", (covariates, data))
+    return truth
+
+
+# ----------------------------------------------------------------------------------------- bounds
+def volume_bounds(curve: VolumeCurve, ns: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """B_n = −log ∫ e^{−nt} dV(t) and min_t [n t − log V(t)] for each n (nats), from a volume curve.
+
+    Thin wrapper of :func:`bayesvol.bounds.regret_bound` (closed form for a Laplace curve, else the
+    midpoint of its Riemann bracket) that ignores the points a sampler could not reach (NaN).
+    """
+    log_v = np.asarray(curve.log_volume, dtype=float)
+    keep = np.isfinite(log_v)
+    if not keep.any():
+        raise ValueError("the volume curve has no finite point")
+    if not keep.all():
+        curve = dataclasses.replace(
+            curve, eps2=np.asarray(curve.eps2)[keep], log_volume=log_v[keep],
+            stderr=np.asarray(curve.stderr)[keep], effective_dim=np.asarray(curve.effective_dim)[keep],
+            effective_dim_stderr=np.asarray(curve.effective_dim_stderr)[keep])
+    result = regret_bound(curve, np.asarray(ns))
+    return np.asarray(result.gibbs), np.asarray(result.ball)
+
+
+# ----------------------------------------------------------------------------------------- regret
+def online_regret(
+    mc: ModelClass,
+    params: Mapping[str, Any],
+    data: Any,
+    ns: Sequence[int] | None = None,
+    *,
+    key: Array | None = None,
+    exact_log_marginal: Callable[..., Array] | None = None,
+    smc_options: Mapping[str, Any] | None = None,
+    **model_kwargs: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """R_n = log P_params(x^n) − log Q(x^n) of one data set for every n in ``ns`` (default 1…N), nats.
+
+    Exact with ``exact_log_marginal``; otherwise from one data-sequential SMC run (``key`` needed).
+    Returns (R_n, stderr) arrays over ``ns``; the stderr is 0 on the exact path.
+    """
+    data = jnp.asarray(data)
+    rows = check_data(mc, data, model_kwargs)
+    ns_arr = np.arange(1, rows + 1) if ns is None else np.asarray([int(n) for n in ns])
+    if ns_arr.size == 0 or ns_arr.min() < 1 or ns_arr.max() > rows:
+        raise ValueError(f"ns must lie in [1, {rows}] (the rows of data), got {ns_arr.tolist()}")
+    log_ref = np.cumsum(np.asarray(log_likelihood(mc, mc.flatten(params), data, model_kwargs)))
+    if exact_log_marginal is not None:
+        prefixes = (prefix_rows(data, model_kwargs, n) for n in ns_arr)
+        log_q = np.asarray([float(exact_log_q(exact_log_marginal, x, cov)) for x, cov in prefixes])
+        return log_ref[ns_arr - 1] - log_q, np.zeros(ns_arr.size)
+    if key is None:
+        raise ValueError("online_regret needs key= for data-sequential SMC (no exact_log_marginal given)")
+    curve = sequential_log_marginal(mc, data, key=key, **dict(smc_options or {}), **model_kwargs)
+    return log_ref[ns_arr - 1] - curve.log_q[ns_arr - 1], curve.stderr[ns_arr - 1]
+
+
+def _reference(mc: ModelClass, truth: Truth, key: Array, projection_size: int
+               ) -> tuple[Callable[[Any, Mapping[str, Any]], Array], bool, Array | None]:
+    """The reference log-likelihood: the truth's own (realizable) or the projection P_θ* (agnostic)."""
+    realizable = truth.model_class is not None and (
+        truth.model_class is mc or truth.model_class.model is mc.model)
+    if realizable:
+        return truth.log_likelihood, True, None
+    full = getattr(truth, "_full", None)
+    covariates, data = full if full is not None else truth.sample_test(key, projection_size)
+    z_star = erm(mc, data, key=jax.random.fold_in(key, 1), **covariates).z
+
+    def log_lik(data: Any, covariates: Mapping[str, Any]) -> Array:
+        return log_likelihood(mc, z_star, data, covariates)
+
+    return log_lik, False, z_star
+
+
+def regret_curve(
+    mc: ModelClass,
+    truth: Any,
+    ns: Sequence[int],
+    seeds: Sequence[int],
+    predictors: Sequence[str] = ("mixture", "plugin"),
+    *,
+    key: Array,
+    exact_log_marginal: Callable[..., Array] | None = None,
+    num_test: int = 200,
+    online: bool = True,
+    volume_curves: VolumeCurve | Mapping[str, VolumeCurve] | None = None,
+    projection_size: int = 20000,
+    predictor_options: Mapping[str, Any] | None = None,
+    smc_options: Mapping[str, Any] | None = None,
+) -> xr.Dataset:
+    """Regret of each predictor for every n in ``ns`` and every seed, with means and standard errors.
+
+    Parameters
+    ----------
+    mc
+        The model class whose predictors are scored.
+    truth
+        A :class:`Truth`, or a zoo-like object (see :func:`as_truth`).
+    ns
+        Training-set sizes (increasing); the largest is drawn once per seed and the others are its
+        prefixes, so the online regret of every n comes from one run.
+    seeds
+        Non-negative integer seeds: data set s is drawn from ``jax.random.fold_in(key, s)``.
+    predictors
+        Names from ``bayesvol.predictors.PREDICTORS``.
+    key
+        JAX PRNG key.
+    exact_log_marginal
+        Exact log Q(data, **covariates) for conjugate classes (exact mixture and online regret).
+    num_test
+        Fresh test rows per seed and n for the batch / supervised regret.
+    online
+        Whether to compute the online regret R_n of the mixture (data-sequential SMC when not exact);
+        with ``predictors=()`` only the online regret is computed.
+    volume_curves
+        A VolumeCurve (or a dict of them by name): the bounds B_n and min_t [n t + Comp(t)] are added.
+    projection_size
+        Rows drawn from an agnostic truth to fit the projection θ*.
+    predictor_options, smc_options
+        Extra keyword arguments for :func:`~bayesvol.predictors.predictive_log_loss` and
+        :func:`~bayesvol.evidence.sequential_log_marginal`.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``regret`` (predictor, n, seed): excess test log loss r(n); ``online_regret`` (n, seed): R_n of
+        the mixture; ``*_mean`` / ``*_stderr`` over seeds; ``num_infinite`` (predictor, n): seeds whose
+        test log loss was +∞; and, with volume curves, ``bound_gibbs`` / ``bound_ball`` (curve, n).
+        Attributes: ``realizable`` and, agnostic, ``projection`` (θ* as flat z).
+
+    """
+    ns = [int(n) for n in ns]
+    seeds = [int(s) for s in seeds]
+    if not ns or any(n < 1 for n in ns) or sorted(ns) != ns or len(set(ns)) != len(ns):
+        raise ValueError(f"ns must be increasing positive integers, got {ns}")
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"seeds must be non-empty non-negative integers, got {seeds}")
+    unknown = [p for p in predictors if p not in PREDICTORS]
+    if unknown:
+        raise ValueError(f"unknown predictor(s) {unknown}; choose from {PREDICTORS}")
+    truth = as_truth(truth)
+    full = getattr(truth, "_full", None)
+    if full is not None and ns[-1] > int(jnp.shape(full[1])[0]):
+        raise ValueError(f"n = {ns[-1]} is larger than the data set ({jnp.shape(full[1])[0]} rows)")
+    options = dict(predictor_options or {})
+    key_reference, key = jax.random.split(key)
+    reference, realizable, z_star = _reference(mc, truth, key_reference, projection_size)
+    n_max = ns[-1]
+    regret = np.full((len(predictors), len(ns), len(seeds)), np.nan)
+    online_regret = np.full((len(ns), len(seeds)), np.nan)
+    infinite = np.zeros((len(predictors), len(ns)), dtype=int)
+    for j, seed in enumerate(seeds):
+        key_s = jax.random.fold_in(key, seed)
+        key_data, key_test, key_fit, key_smc = jax.random.split(key_s, 4)
+        covariates, data = truth.simulate(key_data, n_max)
+        check_data(mc, data, covariates)
+        if online:
+            log_ref = np.cumsum(np.asarray(reference(data, covariates)))
+            if exact_log_marginal is not None:
+                for i, n in enumerate(ns):
+                    train, train_cov = prefix_rows(data, covariates, n)
+                    online_regret[i, j] = log_ref[n - 1] - float(exact_log_q(exact_log_marginal, train,
+                                                                             train_cov))
+            else:
+                curve = sequential_log_marginal(mc, data, key=key_smc, **dict(smc_options or {}),
+                                                **covariates)
+                online_regret[:, j] = log_ref[np.asarray(ns) - 1] - curve.log_q[np.asarray(ns) - 1]
+        for i, n in enumerate(ns if predictors else []):
+            test_cov, test = truth.sample_test(jax.random.fold_in(key_test, n), num_test)
+            log_ref_test = np.asarray(reference(test, test_cov))
+            for p, name in enumerate(predictors):
+                # the whole data set with num_train = n: one compilation serves every n
+                loss = predictive_log_loss(
+                    mc, name, data, test, key=jax.random.fold_in(key_fit, n),
+                    train_covariates=covariates, test_covariates=test_cov, num_train=n,
+                    exact_log_marginal=exact_log_marginal, validate=False, **options)
+                infinite[p, i] += loss.num_infinite > 0
+                regret[p, i, j] = float(np.mean(np.asarray(loss.log_loss) + log_ref_test))
+    dims = ("predictor", "n", "seed")
+    coords = {"predictor": list(predictors), "n": ns, "seed": seeds}
+    ds = xr.Dataset(
+        {"regret": (dims, regret), "online_regret": (("n", "seed"), online_regret),
+         "num_infinite": (("predictor", "n"), infinite)},
+        coords=coords,
+    )
+    for name in ("regret", "online_regret"):
+        values = ds[name]
+        count = values.notnull().sum("seed")
+        ds[f"{name}_mean"] = values.mean("seed")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ds[f"{name}_stderr"] = values.std("seed", ddof=1) / np.sqrt(count) if len(seeds) > 1 else \
+                values.mean("seed") * np.nan
+    if volume_curves is not None:
+        curves = {"volume": volume_curves} if isinstance(volume_curves, VolumeCurve) else dict(volume_curves)
+        gibbs, ball = zip(*(volume_bounds(c, ns) for c in curves.values()), strict=True)
+        ds["bound_gibbs"] = (("curve", "n"), np.asarray(gibbs))
+        ds["bound_ball"] = (("curve", "n"), np.asarray(ball))
+        ds = ds.assign_coords(curve=list(curves))
+    ds.attrs.update(realizable=int(realizable), num_test=num_test, units="nats")
+    if z_star is not None:
+        ds.attrs["projection"] = np.asarray(z_star)
+    for name in ("regret", "online_regret"):
+        ds[name].attrs.update(units="nats")
+    return ds
+
+
+def compare(
+    mc: ModelClass,
+    data: Any,
+    predictors: Sequence[str] = ("mixture", "plugin"),
+    *,
+    key: Array,
+    test_fraction: float = 0.25,
+    prequential_starts: Sequence[int] | None = None,
+    exact_log_marginal: Callable[..., Array] | None = None,
+    predictor_options: Mapping[str, Any] | None = None,
+    **model_kwargs: Any,
+) -> xr.Dataset:
+    """Held-out and prequential log loss of each predictor on a data set without a known truth (nats).
+
+    The rows are shuffled once; the last ``test_fraction`` are held out. Held-out loss: mean −log q over
+    the held-out rows after training on the rest. Prequential loss at n: mean −log q(x_{n+1} | x^n) over
+    the ``prequential_starts`` n (default: 8 sizes spread over the training rows), each predictor
+    refitted on the first n rows.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``heldout`` (predictor) and ``heldout_stderr``; ``prequential`` (predictor, n).
+
+    """
+    data = jnp.asarray(data)
+    rows = check_data(mc, data, model_kwargs)
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    key_perm, key_fit = jax.random.split(key)
+    perm = jax.random.permutation(key_perm, rows)
+    data, covariates = take_rows(data, model_kwargs, perm)
+    n_train = rows - max(1, round(test_fraction * rows))
+    train, train_cov = take_rows(data, covariates, jnp.arange(n_train))
+    test, test_cov = take_rows(data, covariates, jnp.arange(n_train, rows))
+    if prequential_starts is None:
+        prequential_starts = sorted({int(v) for v in np.geomspace(2, n_train - 1, 8)})
+    if any(not 1 <= n < n_train for n in prequential_starts):
+        raise ValueError(f"prequential_starts must lie in [1, {n_train - 1}], got {list(prequential_starts)}")
+    options = dict(predictor_options or {})
+    heldout = np.zeros(len(predictors))
+    heldout_se = np.zeros(len(predictors))
+    preq = np.zeros((len(predictors), len(prequential_starts)))
+    for p, name in enumerate(predictors):
+        loss = np.asarray(predictive_log_loss(
+            mc, name, train, test, key=key_fit, train_covariates=train_cov, test_covariates=test_cov,
+            exact_log_marginal=exact_log_marginal, **options).log_loss)
+        heldout[p] = loss.mean()
+        heldout_se[p] = loss.std(ddof=1) / np.sqrt(loss.size) if loss.size > 1 else np.nan
+        for i, n in enumerate(prequential_starts):
+            # the training rows with num_train = n: the optimizers compile once for every n
+            nxt, nxt_cov = take_rows(train, train_cov, jnp.arange(n, n + 1))
+            preq[p, i] = float(predictive_log_loss(
+                mc, name, train, nxt, key=jax.random.fold_in(key_fit, n), train_covariates=train_cov,
+                test_covariates=nxt_cov, exact_log_marginal=exact_log_marginal, validate=False,
+                num_train=n, **options).log_loss[0])
+    return xr.Dataset(
+        {"heldout": ("predictor", heldout), "heldout_stderr": ("predictor", heldout_se),
+         "prequential": (("predictor", "n"), preq)},
+        coords={"predictor": list(predictors), "n": list(prequential_starts)},
+        attrs={"units": "nats", "num_train": n_train, "num_test": rows - n_train},
+    )
+
