@@ -85,6 +85,12 @@ class Posterior:
         """The run as an ArviZ DataTree (posterior, sample_stats, log_likelihood, observed_data)."""
         return arviz_base.from_numpyro(self.mcmc, log_likelihood=True)
 
+    def summary(self) -> Any:
+        """ArviZ's summary table (mean, sd, interval, bulk/tail ESS, R-hat, MCSE) of every site."""
+        import arviz
+
+        return arviz.summary(self.to_arviz())
+
 
 def choose_chain_method(num_chains: int) -> str:
     """"parallel" when JAX has a host device per chain, else "vectorized" (see the module docstring)."""

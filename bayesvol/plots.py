@@ -6,20 +6,20 @@ Every function draws on a matplotlib ``Axes`` (a new figure when none is given) 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg", force=False)
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from bayesvol.volume_curve import VolumeCurve  # noqa: E402
+from bayesvol.volume_curve import VolumeCurve
 
 __all__ = [
     "STYLE",
@@ -60,7 +60,7 @@ def plot_volume(
     exact: tuple[np.ndarray, np.ndarray] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """log V(t) against t (log axis) for each estimator, ±2 standard errors, and the exact curve."""
+    """Plot log V(t) against t (log axis) for each estimator, ±2 standard errors, and the exact curve."""
     fig, ax = _axes(ax)
     with plt.rc_context(STYLE):
         for name, curve in curves.items():
@@ -79,39 +79,53 @@ def plot_volume(
     return fig
 
 
-def plot_regret(ds: xr.Dataset, ax: Axes | None = None, bounds: Sequence[str] = ("B_n", "ball_bound"),
-                ) -> Figure:
-    """Expected regret against n per predictor (mean ± 2 stderr over seeds) with the volume bounds.
+def _mean_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over the last axis (seeds) and its standard error, ignoring NaN."""
+    values = np.where(np.isfinite(values), values, np.nan)
+    count = np.sum(np.isfinite(values), axis=-1)
+    mean = np.nanmean(values, axis=-1)
+    if values.shape[-1] < 2:
+        return mean, np.zeros_like(mean)
+    return mean, np.nanstd(values, axis=-1, ddof=1) / np.sqrt(np.maximum(count, 1))
 
-    ``ds`` has a variable ``regret`` with dims (predictor, n, seed); bound variables over n are drawn
-    dashed when present.
+
+def plot_regret(ds: xr.Dataset, dim: int | None = None) -> Figure:
+    """Two panels from :func:`bayesvol.regret_curve`: online regret R_n, and batch regret r_n.
+
+    Left: the mixture's R_n with the volume bounds B_n and min_t [n t + Comp(t)]; right: r_n of each
+    predictor. Means ± 2 standard errors over seeds; log-scaled n.
     """
-    fig, ax = _axes(ax)
     with plt.rc_context(STYLE):
-        regret = ds["regret"]
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
         n = np.asarray(ds["n"], dtype=float)
-        for predictor in np.asarray(regret["predictor"]).tolist():
-            values = np.asarray(regret.sel(predictor=predictor), dtype=float)
-            finite = np.where(np.isfinite(values), values, np.nan)
-            mean = np.nanmean(finite, axis=-1)
-            count = np.sum(np.isfinite(finite), axis=-1)
-            se = np.nanstd(finite, axis=-1, ddof=1) / np.sqrt(np.maximum(count, 1)) if values.shape[-1] > 1 \
-                else np.zeros_like(mean)
-            color = _COLORS.get(str(predictor))
-            ax.plot(n, mean, "o-", label=str(predictor), color=color, markersize=3)
-            ax.fill_between(n, mean - 2 * se, mean + 2 * se, alpha=0.2, color=color, linewidth=0)
-        for name in bounds:
-            if name in ds:
-                bound = ds[name]
-                for method in (np.asarray(bound["method"]).tolist() if "method" in bound.dims else [None]):
-                    values = bound.sel(method=method) if method is not None else bound
-                    label = f"{name} ({method})" if method is not None else name
-                    ax.plot(n, np.asarray(values, dtype=float), "--", label=label, linewidth=1)
-        ax.set_xscale("log")
-        ax.set_xlabel("sample size n")
-        ax.set_ylabel("expected regret (nats)")
-        ax.set_title("Regret of the predictors and the volume bounds")
-        ax.legend(fontsize=8)
+        if "online_regret" in ds and np.any(np.isfinite(ds["online_regret"].values)):
+            mean, se = _mean_se(np.asarray(ds["online_regret"], dtype=float))
+            left.plot(n, mean, "o-", color=_COLORS["mixture"], markersize=3, label="mixture R_n")
+            left.fill_between(n, mean - 2 * se, mean + 2 * se, color=_COLORS["mixture"], alpha=0.2, lw=0)
+        for var, style, label in (("bound_gibbs", "--", "B_n"), ("bound_ball", ":", "min_t[nt+Comp(t)]")):
+            if var in ds:
+                for curve in np.asarray(ds["curve"]).tolist():
+                    left.plot(n, np.asarray(ds[var].sel(curve=curve), dtype=float), style,
+                              label=f"{label} ({curve})", linewidth=1.2)
+        if dim is not None:
+            left.plot(n, 0.5 * dim * np.log(n), color="0.6", linewidth=1, label="(d/2) log n")
+        left.set_xscale("log")
+        left.set_xlabel("sample size n")
+        left.set_ylabel("cumulative regret (nats)")
+        left.set_title("Online regret of the mixture and the volume bounds")
+        left.legend(fontsize=7)
+        if "regret" in ds:
+            for predictor in np.asarray(ds["predictor"]).tolist():
+                mean, se = _mean_se(np.asarray(ds["regret"].sel(predictor=predictor), dtype=float))
+                color = _COLORS.get(str(predictor))
+                right.plot(n, mean, "o-", color=color, markersize=3, label=str(predictor))
+                right.fill_between(n, mean - 2 * se, mean + 2 * se, color=color, alpha=0.2, lw=0)
+            right.set_xscale("log")
+            right.set_yscale("log")
+            right.set_xlabel("sample size n")
+            right.set_ylabel("batch regret r_n (nats per sample)")
+            right.set_title("Excess test log loss: mixture vs ERM")
+            right.legend(fontsize=8)
     return fig
 
 

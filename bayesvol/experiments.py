@@ -1,0 +1,406 @@
+"""The experiments behind the ``bayesvol`` commands: each returns a JSON-able dict and writes a report.
+
+Every experiment writes its files into the output folder as soon as each piece is computed (volume curves,
+regret table, figures), so an interruption loses at most the piece in progress.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+__all__ = [
+    "COMMANDS",
+    "compare_command",
+    "default_experiment",
+    "list_models",
+    "progress",
+    "regret_command",
+    "spectrum_command",
+    "volume_command",
+]
+
+
+@contextmanager
+def progress(total: int, description: str, enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A tqdm bar on stderr over the named steps of an experiment; silent when disabled."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=description, disable=not enabled, file=sys.stderr, leave=False,
+               bar_format="{desc}: {n}/{total} {bar} {elapsed} [{postfix}]")
+
+    def step(label: str) -> None:
+        bar.set_postfix_str(label)
+        bar.update(1)
+
+    try:
+        yield step
+    finally:
+        bar.close()
+
+
+def _show_progress(options: Mapping[str, Any]) -> bool:
+    return not options.get("json") and sys.stderr.isatty()
+
+
+def _say(options: Mapping[str, Any], text: str = "") -> None:
+    if not options.get("json"):
+        print(text)
+
+
+def _eps2_grid(curve_min: float = 1e-4, curve_max: float = 10.0, num: int = 41) -> np.ndarray:
+    return np.geomspace(curve_min, curve_max, num)
+
+
+def _fmt(mean: float, se: float | None = None) -> str:
+    if not np.isfinite(mean):
+        return "∞" if mean == np.inf else "–"
+    if abs(mean) >= 1e4:  # an exploding ERM: magnitude is the message
+        return f"{mean:.2e}" if se is None or not np.isfinite(se) else f"{mean:.1e} ± {se:.0e}"
+    if se is None or not np.isfinite(se):
+        return f"{mean:8.2f}"
+    return f"{mean:7.2f} ± {se:4.2f}"
+
+
+# ------------------------------------------------------------------------------------------------
+def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Regret of the mixture and ERM on an over-parameterized polynomial class, with both volume bounds.
+
+    The class has d = 41 parameters (degree-40 polynomial) and a degree-2 truth; the smallest n is below
+    d. Shown: the mixture's online regret R_n against B_n and min_t [n t + Comp(t)] from the Laplace and
+    the nested-sampling volume curves, the batch regret of mixture vs ERM, and k_eff(n).
+    """
+    from bayesvol import plots
+    from bayesvol.laplace import effective_dimension, laplace_volume
+    from bayesvol.nested import sampled_volume
+    from bayesvol.regret import regret_curve
+    from bayesvol.report import Report
+
+    seed = int(options.get("seed", 0))
+    ns = list(options.get("n") or [5, 10, 20, 40, 80, 160])
+    num_seeds = int(options.get("seeds") or 6)
+    num_live = int(options.get("budget") or 48)
+    m = int(options.get("m") or 200)
+    report = Report(Path(options["out"]), title=f"bayesvol: regret and volume — {zoo.name}")
+    key = jax.random.PRNGKey(seed)
+    key_cov, key_nested, key_regret = jax.random.split(key, 3)
+    mc = zoo.model_class
+    covariates = zoo.sample_covariates(key_cov, m)
+    eps2 = _eps2_grid()
+    started = time.perf_counter()
+    with progress(4, "bayesvol run", _show_progress(options)) as step:
+        laplace = laplace_volume(mc, zoo.true_params, eps2, **covariates)
+        step("Laplace volume")
+        nested = sampled_volume(mc, zoo.true_params, eps2, key=key_nested, num_live=num_live,
+                                   **covariates)
+        step("nested-sampling volume")
+        report.add_dataset("volume_laplace", laplace.to_xarray())
+        report.add_dataset("volume_nested", nested.to_xarray())
+        curves = {"Laplace": laplace, "MCMC (nested)": nested}
+        regret = regret_curve(mc, zoo, ns, list(range(num_seeds)), ("mixture", "plugin"), key=key_regret,
+                                 exact_log_marginal=zoo.log_mixture, volume_curves=curves)
+        step("regret")
+        report.add_dataset("regret", regret)
+        k_eff = effective_dimension(laplace.eigenvalues, np.asarray(ns))
+        step("report")
+    elapsed = time.perf_counter() - started
+
+    rows = []
+    for i, n in enumerate(ns):
+        rows.append({
+            "n": n,
+            "online_regret_mixture": float(regret["online_regret_mean"][i]),
+            "online_regret_mixture_se": float(regret["online_regret_stderr"][i]),
+            "B_n_laplace": float(regret["bound_gibbs"].sel(curve="Laplace")[i]),
+            "B_n_mcmc": float(regret["bound_gibbs"].sel(curve="MCMC (nested)")[i]),
+            "ball_bound_laplace": float(regret["bound_ball"].sel(curve="Laplace")[i]),
+            "ball_bound_mcmc": float(regret["bound_ball"].sel(curve="MCMC (nested)")[i]),
+            "batch_regret_mixture": float(regret["regret_mean"].sel(predictor="mixture")[i]),
+            "batch_regret_mixture_se": float(regret["regret_stderr"].sel(predictor="mixture")[i]),
+            "batch_regret_erm": float(regret["regret_mean"].sel(predictor="plugin")[i]),
+            "batch_regret_erm_se": float(regret["regret_stderr"].sel(predictor="plugin")[i]),
+            "effective_dim": float(k_eff[i]),
+            "regular_rate": 0.5 * zoo.dim * float(np.log(n)),
+        })
+    last = rows[-1]
+    sentence = (
+        f"With d = {zoo.dim} parameters, the mixture's regret at n = {last['n']} is "
+        f"{last['online_regret_mixture']:.1f} nats, within its volume bound B_n = {last['B_n_laplace']:.1f} "
+        f"(Laplace) / {last['B_n_mcmc']:.1f} (MCMC) and far below the regular rate (d/2) log n = "
+        f"{last['regular_rate']:.0f}: only k_eff = {last['effective_dim']:.1f} directions are resolved, "
+        f"while ERM's per-sample excess loss ({last['batch_regret_erm']:.3g} nats) stays above the "
+        f"mixture's ({last['batch_regret_mixture']:.3g})."
+    )
+    result = {
+        "experiment": "default", "model": zoo.name, "dim": zoo.dim, "options": dict(zoo.options),
+        "seed": seed, "seeds": num_seeds, "covariate_rows": m, "rows": rows, "interpretation": sentence,
+        "seconds": elapsed, "out": str(report.out_dir),
+        "volume": {"eps2": eps2, "laplace": laplace.log_volume, "nested": nested.log_volume,
+                   "nested_stderr": nested.stderr},
+    }
+    report.add_results(**result)
+    report.add_text("Summary", sentence)
+    report.add_table("Regret and bounds (nats)", rows)
+    report.add_figure("regret", plots.plot_regret(regret, dim=zoo.dim),
+                      "Left: online regret R_n of the mixture (mean ± 2 s.e. over seeds) with B_n and "
+                      "the ball bound; right: batch regret of mixture and ERM")
+    report.add_figure("volume", plots.plot_volume({"Laplace": laplace, "MCMC (nested)": nested}),
+                      "log V(t) from both estimators, ±2 s.e.")
+    report.add_figure("spectrum", plots.plot_spectrum(laplace.eigenvalues),
+                      "Prior-whitened curvature eigenvalues a_i at the truth")
+    dense_n = np.geomspace(1, 10 * ns[-1], 50)
+    report.add_figure("effective_dim", plots.plot_effective_dim(
+        dense_n, {"k_eff(n)": effective_dimension(laplace.eigenvalues, dense_n)}, dim=zoo.dim),
+        "Effective dimension against n")
+    html_path = report.write_html()
+    if not options.get("json"):
+        _print_default(result, html_path)
+    return result
+
+
+def _print_default(result: Mapping[str, Any], html_path: Path) -> None:
+    print(f"bayesvol run — {result['model']} (d = {result['dim']}), {result['seeds']} seeds, "
+          f"{result['covariate_rows']} covariate rows; {result['seconds']:.0f} s")
+    print("All numbers in nats. R_n: online regret of the Bayes mixture; B_n: −log ∫ w e^{−nD}; "
+          "ball: min_t [nt + Comp(t)]; r_n: batch regret (excess test log loss per sample).")
+    header = (f"{'n':>5} {'R_n mixture':>15} {'B_n Laplace':>12} {'B_n MCMC':>10} {'ball Lapl.':>10} "
+              f"{'ball MCMC':>10} {'r_n mixture':>15} {'r_n ERM':>17} {'k_eff':>6} {'(d/2)log n':>10}")
+    print(header)
+    for r in result["rows"]:
+        print(f"{r['n']:>5} {_fmt(r['online_regret_mixture'], r['online_regret_mixture_se']):>15} "
+              f"{r['B_n_laplace']:>12.2f} {r['B_n_mcmc']:>10.2f} {r['ball_bound_laplace']:>10.2f} "
+              f"{r['ball_bound_mcmc']:>10.2f} "
+              f"{_fmt(r['batch_regret_mixture'], r['batch_regret_mixture_se']):>15} "
+              f"{_fmt(r['batch_regret_erm'], r['batch_regret_erm_se']):>17} {r['effective_dim']:>6.1f} "
+              f"{r['regular_rate']:>10.1f}")
+    print()
+    print(result["interpretation"])
+    print(f"Report: {html_path}  (figures, regret.nc, volume_*.nc, results.json in {result['out']})")
+
+
+def _covariates(zoo: Any, options: Mapping[str, Any], key: jax.Array) -> dict[str, Any]:
+    return zoo.sample_covariates(key, int(options.get("m") or 200))
+
+
+def _volume_curves(zoo: Any, options: Mapping[str, Any], covariates: Mapping[str, Any], key: jax.Array,
+                   methods: Any = ("laplace", "nested")) -> dict[str, Any]:
+    from bayesvol.laplace import laplace_volume
+    from bayesvol.nested import sampled_volume
+
+    eps2 = _eps2_grid()
+    curves = {}
+    if "laplace" in methods:
+        curves["Laplace"] = laplace_volume(zoo.model_class, zoo.true_params, eps2, **covariates)
+    if "nested" in methods:
+        curves["MCMC (nested)"] = sampled_volume(zoo.model_class, zoo.true_params, eps2, key=key,
+                                                 num_live=int(options.get("budget") or 64), **covariates)
+    return curves
+
+
+def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Log V(t) of KL balls around the truth from the Laplace and nested-sampling estimators."""
+    from bayesvol import plots
+    from bayesvol.report import Report
+
+    report = Report(Path(options["out"]), title=f"bayesvol volume — {zoo.name}")
+    key_cov, key = jax.random.split(jax.random.PRNGKey(int(options.get("seed", 0))))
+    covariates = _covariates(zoo, options, key_cov)
+    methods = options.get("methods") or ("laplace", "nested")
+    with progress(1, "volume", _show_progress(options)) as step:
+        curves = _volume_curves(zoo, options, covariates, key, methods)
+        step("volume curves")
+    for curve in curves.values():
+        report.add_dataset(f"volume_{curve.method}", curve.to_xarray())
+    eps2 = next(iter(curves.values())).eps2
+    rows = []
+    for i, t in enumerate(eps2):
+        row: dict[str, Any] = {"eps2": float(t)}
+        for curve in curves.values():
+            row[f"log_volume_{curve.method}"] = float(curve.log_volume[i])
+            row[f"stderr_{curve.method}"] = float(curve.stderr[i])
+            row[f"volume_dim_{curve.method}"] = float(curve.effective_dim[i])
+        rows.append(row)
+    result = {"command": "volume", "model": zoo.name, "dim": zoo.dim, "rows": rows,
+              "learning_coefficient": zoo.facts.learning_coefficient}
+    report.add_results(**result)
+    report.add_table("log V(t) (nats) and the volume dimension k(t)", rows)
+    report.add_figure("volume", plots.plot_volume(curves), "log V(t), ±2 s.e.")
+    html_path = report.write_html()
+    if not options.get("json"):
+        names = [c.method for c in curves.values()]
+        print(f"log prior volume of KL balls around the truth — {zoo.name} (d = {zoo.dim}); nats")
+        print(f"{'t':>10} " + " ".join(f"{'log V ' + n:>22} {'k(t) ' + n:>12}" for n in names))
+        for r in rows[::4]:
+            cells = []
+            for n in names:
+                se = r[f"stderr_{n}"]
+                value = _fmt(r[f"log_volume_{n}"], se if se > 0 else None)
+                cells.append(f"{value:>22} {r[f'volume_dim_{n}']:>12.2f}")
+            print(f"{r['eps2']:>10.2e} " + " ".join(cells))
+        if zoo.facts.learning_coefficient is not None:
+            print(f"2λ (known) = {2 * zoo.facts.learning_coefficient:g}; the volume dimension k(t) should "
+                  "approach it as t → 0.")
+        print(f"Report: {html_path}")
+    return result
+
+
+def regret_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Expected regret of the predictors over n, with the volume bounds of both estimators."""
+    from bayesvol import plots
+    from bayesvol.regret import regret_curve
+    from bayesvol.report import Report
+
+    report = Report(Path(options["out"]), title=f"bayesvol regret — {zoo.name}")
+    key_cov, key_volume, key = jax.random.split(jax.random.PRNGKey(int(options.get("seed", 0))), 3)
+    ns = list(options.get("n") or [10, 20, 40, 80, 160])
+    seeds = list(range(int(options.get("seeds") or 5)))
+    predictors = tuple(options.get("predictors") or ("mixture", "plugin"))
+    covariates = _covariates(zoo, options, key_cov)
+    with progress(2, "regret", _show_progress(options)) as step:
+        curves = _volume_curves(zoo, options, covariates, key_volume)
+        step("volume curves")
+        ds = regret_curve(zoo.model_class, zoo, ns, seeds, predictors, key=key,
+                          exact_log_marginal=zoo.log_mixture, volume_curves=curves)
+        step("regret")
+    report.add_dataset("regret", ds)
+    rows = []
+    for i, n in enumerate(ns):
+        row: dict[str, Any] = {"n": n, "online_regret_mixture": float(ds["online_regret_mean"][i]),
+                               "online_regret_mixture_se": float(ds["online_regret_stderr"][i])}
+        for curve in np.asarray(ds["curve"]).tolist():
+            row[f"B_n {curve}"] = float(ds["bound_gibbs"].sel(curve=curve)[i])
+            row[f"ball {curve}"] = float(ds["bound_ball"].sel(curve=curve)[i])
+        for predictor in predictors:
+            row[f"r_n {predictor}"] = float(ds["regret_mean"].sel(predictor=predictor)[i])
+            row[f"r_n {predictor} se"] = float(ds["regret_stderr"].sel(predictor=predictor)[i])
+        rows.append(row)
+    result = {"command": "regret", "model": zoo.name, "dim": zoo.dim, "rows": rows}
+    report.add_results(**result)
+    report.add_table("Regret (nats)", rows)
+    report.add_figure("regret", plots.plot_regret(ds, dim=zoo.dim), "Regret and bounds")
+    html_path = report.write_html()
+    if not options.get("json"):
+        print(f"expected regret — {zoo.name} (d = {zoo.dim}), {len(seeds)} seeds; nats")
+        keys = [k for k in rows[0] if not k.endswith("se") and k != "n"]
+        print(f"{'n':>5} " + " ".join(f"{k:>22}" for k in keys))
+        for r in rows:
+            cells = []
+            for k in keys:
+                se = r.get(f"{k}_se", r.get(f"{k} se"))
+                cells.append(f"{_fmt(r[k], se):>22}")
+            print(f"{r['n']:>5} " + " ".join(cells))
+        print(f"Report: {html_path}")
+    return result
+
+
+def spectrum_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Curvature spectrum at the truth (prior-whitened) and the effective dimension k_eff(n)."""
+    from bayesvol import plots
+    from bayesvol.laplace import effective_dimension, laplace_volume
+    from bayesvol.report import Report
+
+    report = Report(Path(options["out"]), title=f"bayesvol spectrum — {zoo.name}")
+    covariates = _covariates(zoo, options, jax.random.PRNGKey(int(options.get("seed", 0))))
+    curve = laplace_volume(zoo.model_class, zoo.true_params, _eps2_grid(), **covariates)
+    a = np.asarray(curve.eigenvalues)
+    ns = np.asarray(options.get("n") or [1, 10, 100, 1000, 10000])
+    k_eff = effective_dimension(a, ns)
+    result = {"command": "spectrum", "model": zoo.name, "dim": zoo.dim, "eigenvalues": a,
+              "effective_dim": {int(n): float(k) for n, k in zip(ns, k_eff, strict=True)}}
+    report.add_results(**result)
+    report.add_figure("spectrum", plots.plot_spectrum(a), "prior-whitened curvature eigenvalues a_i")
+    dense = np.geomspace(1, 1e5, 60)
+    report.add_figure("effective_dim", plots.plot_effective_dim(
+        dense, {"k_eff(n)": effective_dimension(a, dense)}, dim=zoo.dim), "effective dimension")
+    html_path = report.write_html()
+    if not options.get("json"):
+        top = np.sort(a)[::-1]
+        print(f"curvature spectrum at the truth — {zoo.name} (d = {zoo.dim}); a_i = ½ eig(Σ^½ F Σ^½)")
+        print("largest a_i: " + ", ".join(f"{v:.3g}" for v in top[:8]))
+        print("k_eff(n) = Σ nλ_i/(1+nλ_i): " + ", ".join(f"n={int(n)}: {k:.1f}"
+                                                      for n, k in zip(ns, k_eff, strict=True)))
+        print(f"Report: {html_path}")
+    return result
+
+
+def _load_dataset(name: str) -> tuple[np.ndarray, np.ndarray, str]:
+    if name.endswith(".npz"):
+        try:
+            archive = np.load(name)
+        except OSError as err:
+            raise ValueError(f"cannot read data file {name!r}: {err}") from err
+        if "x" not in archive or "y" not in archive:
+            raise ValueError(f"data file {name!r} must hold arrays named 'x' and 'y'")
+        return np.asarray(archive["x"], dtype=float), np.asarray(archive["y"]), "npz"
+    from sklearn import datasets
+
+    loaders = {"breast_cancer": datasets.load_breast_cancer, "diabetes": datasets.load_diabetes}
+    if name not in loaders:
+        raise ValueError(f"unknown data set {name!r}; choose {sorted(loaders)} or a .npz file")
+    bunch = loaders[name]()
+    x = np.asarray(bunch.data, dtype=float)
+    x = (x - x.mean(0)) / x.std(0)
+    y = np.asarray(bunch.target)
+    if name == "diabetes":
+        y = (y - y.mean()) / y.std()
+    return x, y, name
+
+
+def compare_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Held-out and prequential log loss of the predictors on a real data set (no known truth)."""
+    from bayesvol.regret import compare
+    from bayesvol.report import Report
+
+    x, y, name = _load_dataset(str(options.get("data") or "breast_cancer"))
+    report = Report(Path(options["out"]), title=f"bayesvol compare — {zoo.name} on {name}")
+    predictors = tuple(options.get("predictors") or ("mixture", "plugin"))
+    ds = compare(zoo.model_class, y, predictors, key=jax.random.PRNGKey(int(options.get("seed", 0))),
+                 x=x)
+    report.add_dataset("compare", ds)
+    rows = [{"predictor": p, "heldout_log_loss": float(ds["heldout"].sel(predictor=p)),
+             "stderr": float(ds["heldout_stderr"].sel(predictor=p))} for p in predictors]
+    result = {"command": "compare", "model": zoo.name, "data": name, "rows": rows}
+    report.add_results(**result)
+    report.add_table("Held-out log loss (nats per sample)", rows)
+    html_path = report.write_html()
+    if not options.get("json"):
+        print(f"held-out log loss — {zoo.name} on {name} ({x.shape[0]} rows, {x.shape[1]} features); nats")
+        for r in rows:
+            print(f"{r['predictor']:>10} {_fmt(r['heldout_log_loss'], r['stderr'])}")
+        print(f"Report: {html_path}")
+    return result
+
+
+def list_models(zoo: Any = None, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The zoo's models and their facts."""
+    from bayesvol.problem import registry
+
+    zoo_registry = registry()
+    rows = []
+    for name in sorted(zoo_registry):
+        facts = zoo_registry[name]().facts
+        rows.append({"model": name, "dim": facts.dim, "singular": facts.singular,
+                     "learning_coefficient": facts.learning_coefficient, "exact": list(facts.exact),
+                     "notes": facts.notes})
+    if not (options or {}).get("json"):
+        for r in rows:
+            lam = "" if r["learning_coefficient"] is None else f"λ = {r['learning_coefficient']:g}"
+            print(f"{r['model']:<24} d = {r['dim']:<6} {'singular' if r['singular'] else 'regular ':<9}"
+                  f" {lam:<10} exact: {', '.join(r['exact']) or '-'}")
+    return {"models": rows}
+
+
+COMMANDS: dict[str, Callable[[Any, Mapping[str, Any]], dict[str, Any]]] = {
+    "run": default_experiment,
+    "volume": volume_command,
+    "regret": regret_command,
+    "spectrum": spectrum_command,
+    "compare": compare_command,
+}
