@@ -90,12 +90,12 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     m = int(options.get("m") or 200)
     report = Report(Path(options["out"]), title=f"bayesvol: regret and volume — {zoo.name}")
     key = jax.random.PRNGKey(seed)
-    key_cov, key_nested, key_regret = jax.random.split(key, 3)
+    key_cov, key_nested, key_regret, key_fit = jax.random.split(key, 4)
     mc = zoo.model_class
     covariates = zoo.sample_covariates(key_cov, m)
     eps2 = _eps2_grid()
     started = time.perf_counter()
-    with progress(4, "bayesvol run", _show_progress(options)) as step:
+    with progress(5, "bayesvol run", _show_progress(options)) as step:
         laplace = laplace_volume(mc, zoo.true_params, eps2, **covariates)
         step("Laplace volume")
         nested = sampled_volume(mc, zoo.true_params, eps2, key=key_nested, num_live=num_live,
@@ -109,7 +109,8 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         step("regret")
         report.add_dataset("regret", regret)
         k_eff = effective_dimension(laplace.eigenvalues, np.asarray(ns))
-        step("report")
+        posterior = _diagnostic_fit(zoo, ns[-1], key_fit)
+        step("NUTS fit for the diagnostics")
     elapsed = time.perf_counter() - started
 
     rows = []
@@ -155,6 +156,8 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
                       "log V(t) from both estimators, ±2 s.e.")
     report.add_figure("spectrum", plots.plot_spectrum(laplace.eigenvalues),
                       "Prior-whitened curvature eigenvalues a_i at the truth")
+    result["sampler"] = _add_diagnostics(report, posterior, ns[-1])
+    report.add_results(sampler=result["sampler"])
     dense_n = np.geomspace(1, 10 * ns[-1], 50)
     report.add_figure("effective_dim", plots.plot_effective_dim(
         dense_n, {"k_eff(n)": effective_dimension(laplace.eigenvalues, dense_n)}, dim=zoo.dim),
@@ -163,6 +166,44 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     if not options.get("json"):
         _print_default(result, html_path)
     return result
+
+
+def _diagnostic_fit(zoo: Any, n: int, key: jax.Array) -> Any:
+    """The main sampler run shown in the report: NUTS on one data set of n rows from the truth."""
+    from bayesvol.fit import fit
+
+    key_data, key_fit = jax.random.split(key)
+    covariates, data = zoo.simulate(key_data, n)
+    return fit(zoo.model_class, data, key=key_fit, num_chains=4, num_warmup=400, num_samples=500,
+               nuts_kwargs={"dense_mass": True}, **covariates)
+
+
+def _add_diagnostics(report: Any, posterior: Any, n: int) -> dict[str, Any]:
+    """ArviZ trace and rank plots of the first coordinates and an R-hat / ESS table, into the report."""
+    import arviz
+    import arviz_plots
+
+    tree = posterior.to_arviz()
+    coords = {}
+    for name in posterior.samples:
+        dims = [d for d in tree["posterior"][name].dims if d not in ("chain", "draw")]
+        if dims:
+            coords[dims[0]] = list(range(min(4, tree["posterior"][name].sizes[dims[0]])))
+    kwargs = {"coords": coords, "backend": "matplotlib"}
+    report.add_figure("trace", arviz_plots.plot_trace_dist(tree, **kwargs),
+                      f"ArviZ trace plot of the NUTS posterior at n = {n} (first coordinates)")
+    report.add_figure("rank", arviz_plots.plot_rank(tree, **kwargs),
+                      "ArviZ rank plot: uniform ranks across chains mean the chains agree")
+    table = arviz.summary(tree, coords=coords)
+    rows = [{"parameter": str(index), "mean": float(row["mean"]), "sd": float(row["sd"]),
+             "ess_bulk": float(row["ess_bulk"]), "ess_tail": float(row["ess_tail"]),
+             "r_hat": float(row["r_hat"])} for index, row in table.iterrows()]
+    report.add_table(f"NUTS diagnostics at n = {n} (first coordinates; worst over all shown below)", rows)
+    summary = {"n": n, "chains": posterior.num_chains, "draws": posterior.num_samples,
+               "max_rhat": max(posterior.rhat.values()), "min_ess_bulk": min(posterior.ess_bulk.values()),
+               "divergences": posterior.divergences, "ok": posterior.ok}
+    report.add_table("NUTS diagnostics over every parameter", [summary])
+    return summary
 
 
 def _print_default(result: Mapping[str, Any], html_path: Path) -> None:
@@ -182,6 +223,10 @@ def _print_default(result: Mapping[str, Any], html_path: Path) -> None:
               f"{r['regular_rate']:>10.1f}")
     print()
     print(result["interpretation"])
+    sampler = result["sampler"]
+    print(f"NUTS at n = {sampler['n']} ({sampler['chains']} chains × {sampler['draws']}): max R-hat "
+          f"{sampler['max_rhat']:.3f}, min bulk ESS {sampler['min_ess_bulk']:.0f}, "
+          f"{sampler['divergences']} divergences; trace and rank plots in the report.")
     print(f"Report: {html_path}  (figures, regret.nc, volume_*.nc, results.json in {result['out']})")
 
 
