@@ -30,14 +30,14 @@ __all__ = [
 
 @contextmanager
 def progress(total: int, description: str, enabled: bool) -> Iterator[Callable[[str], None]]:
-    """A tqdm bar on stderr over the named steps of an experiment; silent when disabled."""
+    """A tqdm bar on stderr over the steps of an experiment (one per seed in loops); silent if disabled."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, desc=description, disable=not enabled, file=sys.stderr, leave=False,
-               bar_format="{desc}: {n}/{total} {bar} {elapsed} [{postfix}]")
+               bar_format="{desc}: {n}/{total} {bar:30} {elapsed}")
 
     def step(label: str) -> None:
-        bar.set_postfix_str(label)
+        bar.set_description_str(f"{description} (done: {label})", refresh=False)
         bar.update(1)
 
     try:
@@ -95,7 +95,7 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     covariates = zoo.sample_covariates(key_cov, m)
     eps2 = _eps2_grid()
     started = time.perf_counter()
-    with progress(5, "bayesvol run", _show_progress(options)) as step:
+    with progress(4 + num_seeds, "bayesvol run", _show_progress(options)) as step:
         laplace = laplace_volume(mc, zoo.true_params, eps2, **covariates)
         step("Laplace volume")
         nested = sampled_volume(mc, zoo.true_params, eps2, key=key_nested, num_live=num_live,
@@ -105,8 +105,8 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         report.add_dataset("volume_nested", nested.to_xarray())
         curves = {"Laplace": laplace, "MCMC (nested)": nested}
         regret = regret_curve(mc, zoo, ns, list(range(num_seeds)), ("mixture", "plugin"), key=key_regret,
-                                 exact_log_marginal=zoo.log_mixture, volume_curves=curves)
-        step("regret")
+                              exact_log_marginal=zoo.log_mixture, volume_curves=curves,
+                              on_seed=lambda seed: step(f"regret, seed {seed}"))
         report.add_dataset("regret", regret)
         k_eff = effective_dimension(laplace.eigenvalues, np.asarray(ns))
         posterior = _diagnostic_fit(zoo, ns[-1], key_fit)
@@ -308,12 +308,12 @@ def regret_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     seeds = list(range(int(options.get("seeds") or 5)))
     predictors = tuple(options.get("predictors") or ("mixture", "plugin"))
     covariates = _covariates(zoo, options, key_cov)
-    with progress(2, "regret", _show_progress(options)) as step:
+    with progress(1 + len(seeds), "regret", _show_progress(options)) as step:
         curves = _volume_curves(zoo, options, covariates, key_volume)
         step("volume curves")
         ds = regret_curve(zoo.model_class, zoo, ns, seeds, predictors, key=key,
-                          exact_log_marginal=zoo.log_mixture, volume_curves=curves)
-        step("regret")
+                          exact_log_marginal=zoo.log_mixture, volume_curves=curves,
+                          on_seed=lambda seed: step(f"seed {seed}"))
     report.add_dataset("regret", ds)
     rows = []
     for i, n in enumerate(ns):

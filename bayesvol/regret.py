@@ -208,6 +208,7 @@ def regret_curve(
     projection_size: int = 20000,
     predictor_options: Mapping[str, Any] | None = None,
     smc_options: Mapping[str, Any] | None = None,
+    on_seed: Callable[[int], None] | None = None,
 ) -> xr.Dataset:
     """Regret of each predictor for every n in ``ns`` and every seed, with means and standard errors.
 
@@ -240,6 +241,8 @@ def regret_curve(
     predictor_options, smc_options
         Extra keyword arguments for :func:`~bayesvol.predictors.predictive_log_loss` and
         :func:`~bayesvol.evidence.sequential_log_marginal`.
+    on_seed
+        Called with each seed once its data set is done (progress reporting).
 
     Returns
     -------
@@ -297,6 +300,8 @@ def regret_curve(
                     exact_log_marginal=exact_log_marginal, validate=False, **options)
                 infinite[p, i] += loss.num_infinite > 0
                 regret[p, i, j] = float(np.mean(np.asarray(loss.log_loss) + log_ref_test))
+        if on_seed is not None:
+            on_seed(seed)
     dims = ("predictor", "n", "seed")
     coords = {"predictor": list(predictors), "n": ns, "seed": seeds}
     ds = xr.Dataset(
