@@ -18,7 +18,7 @@ demo: $(VENV)/.installed
 	$(BIN)/bayesvol run
 
 test: $(VENV)/.installed
-	$(BIN)/ruff check bayesvol models tests examples benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(VENV)/.installed

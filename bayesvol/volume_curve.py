@@ -35,6 +35,7 @@ class VolumeCurve:
         The curvature eigenvalues a_i used (Laplace), in prior-whitened coordinates, if any.
     diagnostics : dict
         Estimator-specific health (acceptance, evaluations, levels, …); see each estimator.
+
     """
 
     eps2: np.ndarray
