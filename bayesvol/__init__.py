@@ -47,6 +47,7 @@ from bayesvol.model_class import ModelClass as ModelClass
 from bayesvol.model_class import ModelClassError as ModelClassError
 from bayesvol.nested import NestedBudgetError as NestedBudgetError
 from bayesvol.nested import NestedSamplingError as NestedSamplingError
+from bayesvol.nested import PoorMixingWarning as PoorMixingWarning
 from bayesvol.nested import UnreachedVolumeWarning as UnreachedVolumeWarning
 from bayesvol.nested import nested_gibbs_bound as nested_gibbs_bound
 from bayesvol.nested import nested_volume as nested_volume
@@ -71,6 +72,7 @@ __all__ = [
     "ModelClassError",
     "NestedBudgetError",
     "NestedSamplingError",
+    "PoorMixingWarning",
     "Posterior",
     "RegretBound",
     "SamplerError",

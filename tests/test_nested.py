@@ -367,3 +367,15 @@ def test_radii_below_reach_are_nan_with_warning(bernoulli_mc):
                               center=mc.flatten(zoo.true_params), **SMALL)
     assert np.all(np.isnan(curve.log_volume[:2])) and np.all(np.isfinite(curve.log_volume[2:]))
     assert curve.diagnostics["stop"] == "stagnated"
+
+
+def test_poor_mixing_on_a_curved_singular_level_set_is_reported():
+    """Reduced-rank regression (rank-1 truth, H = 2): the level sets are curved tubes around a variety,
+    the moves stop mixing and the runs disagree; the estimator must say so rather than stay silent."""
+    zoo = models.reduced_rank_regression(m_in=3, n_out=3, hidden=2, rank=1)
+    x = zoo.sample_covariates(jax.random.PRNGKey(1), 200)["x"]
+    eps2 = np.geomspace(1e-2, 1.0, 5)
+    with pytest.warns(bv.PoorMixingWarning, match="not mixing"):
+        curve = sampled_volume(zoo.model_class, zoo.true_params, eps2, key=jax.random.PRNGKey(2),
+                               num_live=32, num_runs=4, max_levels=400, x=x)
+    assert np.max(curve.diagnostics["variance_inflation"]) > 10
