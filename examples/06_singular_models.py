@@ -33,7 +33,8 @@ def main(small: bool = False, out: str | Path | None = None) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     # add ("reduced_rank_regression", {"m_in": 3, "n_out": 3, "hidden": 2, "rank": 1}) to try a second
-    # class (2λ = 7 by Aoyagi & Watanabe 2005); at this version the nested sampler stagnates on it
+    # class (2λ = 7 by Aoyagi & Watanabe 2005); at this version the nested sampler's moves do not mix on
+    # its curved level sets and it says so (bv.PoorMixingWarning)
     entries = [("gaussian_mixture", {})]
     # radii every 1.5 decades: k(t) at the second point is the secant of log V over three decades
     # (1e-9 ≤ t ≤ 1e-6; small: 1e-6 ≤ t ≤ 1e-3), whose stderr is several times below a local difference's
