@@ -52,6 +52,21 @@ class VolumeCurve:
         """Comp(t) = −log V(t) (nats)."""
         return -np.asarray(self.log_volume)
 
+    def to_arviz(self) -> Any:
+        """The sampler run behind the curve as an ArviZ DataTree (see :func:`bayesvol.nested.to_arviz`).
+
+        Raises
+        ------
+        ValueError
+            For a curve made without a sampler (Laplace, exact).
+
+        """
+        if self.method != "nested":
+            raise ValueError(f"a {self.method!r} volume curve has no sampler run to diagnose")
+        from bayesvol.nested import to_arviz
+
+        return to_arviz(self)
+
     def to_xarray(self) -> xr.Dataset:
         """The curve as an xarray Dataset over the coordinate ``eps2``."""
         data = {

@@ -323,6 +323,10 @@ def test_diagnostics_convert_to_arviz(linear10):
     assert set(stats.data_vars) >= {"acceptance", "evaluations", "moves_ess", "level", "steps"}
     assert stats["acceptance"].dims == ("run", "level_index")
     assert stats.sizes["run"] == SMALL["num_runs"]
+    np.testing.assert_array_equal(curve.to_arviz()["sample_stats"]["level"], stats["level"])
+    laplace = bv.laplace_volume(models.bernoulli().model_class, {"p": 0.3}, [0.1])
+    with pytest.raises(ValueError, match="no sampler run"):
+        laplace.to_arviz()
 
 
 
