@@ -213,12 +213,15 @@ def _as_zoo_model(obj: Any, name: str, module: Any, model_options: dict[str, Any
         return obj
     if not callable(obj):
         raise CLIError(f"{name!r} is not a NumPyro model function")
-    try:
-        result = obj(**model_options) if model_options else None
-    except TypeError:
+    try:  # a factory of a Problem returns one; a NumPyro model fails outside NumPyro's handlers
+        result = obj(**model_options)
+    except Exception:
         result = None
     if isinstance(result, Problem):
         return result
+    if model_options:
+        raise CLIError(f"--option applies to zoo models and Problem factories; {name!r} is a NumPyro model "
+                       "(use --truth and a covariates(key, m) function in its file instead)")
     covariates_fn: Callable[..., Any] | None = getattr(module, "covariates", None)
 
     def covariates(key: Any, m: int, params: Any) -> dict[str, Any]:

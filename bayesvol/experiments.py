@@ -78,8 +78,7 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     the nested-sampling volume curves, the batch regret of mixture vs ERM, and k_eff(n).
     """
     from bayesvol import plots
-    from bayesvol.laplace import effective_dimension, laplace_volume
-    from bayesvol.nested import sampled_volume
+    from bayesvol.laplace import effective_dimension
     from bayesvol.regret import regret_curve
     from bayesvol.report import Report
 
@@ -93,17 +92,14 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     key_cov, key_nested, key_regret, key_fit = jax.random.split(key, 4)
     mc = zoo.model_class
     covariates = zoo.sample_covariates(key_cov, m)
-    eps2 = _eps2_grid()
     started = time.perf_counter()
-    with progress(4 + num_seeds, "bayesvol run", _show_progress(options)) as step:
-        laplace = laplace_volume(mc, zoo.true_params, eps2, **covariates)
-        step("Laplace volume")
-        nested = sampled_volume(mc, zoo.true_params, eps2, key=key_nested, num_live=num_live,
-                                   **covariates)
-        step("nested-sampling volume")
+    with progress(3 + num_seeds, "bayesvol run", _show_progress(options)) as step:
+        curves = _volume_curves(zoo, {**options, "budget": num_live}, covariates, key_nested)
+        laplace, nested = curves["Laplace"], curves["MCMC (nested)"]
+        eps2 = laplace.eps2
+        step("volume curves")
         report.add_dataset("volume_laplace", laplace.to_xarray())
         report.add_dataset("volume_nested", nested.to_xarray())
-        curves = {"Laplace": laplace, "MCMC (nested)": nested}
         regret = regret_curve(mc, zoo, ns, list(range(num_seeds)), ("mixture", "plugin"), key=key_regret,
                               exact_log_marginal=zoo.log_mixture, volume_curves=curves,
                               on_seed=lambda seed: step(f"regret, seed {seed}"))
@@ -152,7 +148,7 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     report.add_figure("regret", plots.plot_regret(regret, dim=zoo.dim),
                       "Left: online regret R_n of the mixture (mean ± 2 s.e. over seeds) with B_n and "
                       "the ball bound; right: batch regret of mixture and ERM")
-    report.add_figure("volume", plots.plot_volume({"Laplace": laplace, "MCMC (nested)": nested}),
+    report.add_figure("volume", plots.plot_volume(curves),
                       "log V(t) from both estimators, ±2 s.e.")
     report.add_figure("spectrum", plots.plot_spectrum(laplace.eigenvalues),
                       "Prior-whitened curvature eigenvalues a_i at the truth")

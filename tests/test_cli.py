@@ -144,3 +144,16 @@ def test_default_experiment_small(capsys, tmp_path: Path) -> None:
         assert row["batch_regret_erm"] > row["batch_regret_mixture"]
     for name in ("report.html", "results.json", "regret.nc", "regret.png", "volume.png", "spectrum.png"):
         assert (tmp_path / name).exists(), name
+
+
+def test_option_on_a_plain_model_file_is_refused(capsys, tmp_path: Path) -> None:
+    path = tmp_path / "coin.py"
+    path.write_text(
+        "import numpyro, numpyro.distributions as dist\n"
+        "def coin(x=None, n=1):\n"
+        "    p = numpyro.sample('p', dist.Beta(2.0, 2.0))\n"
+        "    with numpyro.plate('data', n if x is None else x.shape[0]):\n"
+        "        numpyro.sample('x', dist.Bernoulli(probs=p), obs=x)\n"
+    )
+    code, _, err = _run(capsys, "spectrum", "--model", f"{path}:coin", "--option", "a=2")
+    assert code == 2 and "--option applies to zoo models" in err
