@@ -50,11 +50,6 @@ def _show_progress(options: Mapping[str, Any]) -> bool:
     return not options.get("json") and sys.stderr.isatty()
 
 
-def _say(options: Mapping[str, Any], text: str = "") -> None:
-    if not options.get("json"):
-        print(text)
-
-
 def _eps2_grid(curve_min: float = 1e-4, curve_max: float = 10.0, num: int = 41) -> np.ndarray:
     return np.geomspace(curve_min, curve_max, num)
 
