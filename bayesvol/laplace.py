@@ -19,6 +19,7 @@ contributing nothing. The volume dimension k(t) = 2 d log V / d log t comes from
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -77,6 +78,22 @@ def _not_concave(value: float, where: str) -> LaplaceError:
     )
 
 
+# Module-level jitted derivatives keyed on the (hashable) model class: compiled once per class, not per call.
+@partial(jax.jit, static_argnums=0)
+def _prior_value_and_grad(mc: ModelClass, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return jax.value_and_grad(mc.log_prior)(z)
+
+
+@partial(jax.jit, static_argnums=0)
+def _prior_neg_hessian(mc: ModelClass, z: jax.Array) -> jax.Array:
+    return -jax.hessian(mc.log_prior)(z)
+
+
+@partial(jax.jit, static_argnums=0)
+def _prior_neg_hvp(mc: ModelClass, z: jax.Array, v: jax.Array) -> jax.Array:
+    return -jax.jvp(jax.grad(mc.log_prior), (z,), (v,))[1]
+
+
 def prior_gaussian(mc: ModelClass, z0: jax.Array) -> PriorGaussian:
     """Second-order expansion of log w at z0 as C·N(μ, Σ) (see the module docstring).
 
@@ -90,12 +107,12 @@ def prior_gaussian(mc: ModelClass, z0: jax.Array) -> PriorGaussian:
 
     """
     d = mc.dim
-    log_w0, g = jax.jit(jax.value_and_grad(mc.log_prior))(z0)
+    log_w0, g = _prior_value_and_grad(mc, z0)
     if not (np.isfinite(float(log_w0)) and bool(jnp.all(jnp.isfinite(g)))):
         raise LaplaceError("the prior's log density or its gradient is not finite at params0; use "
                            "bv.sampled_volume")
     if d <= DENSE_MAX_DIM:
-        neg_hessian = jax.jit(jax.hessian(lambda z: -mc.log_prior(z)))
+        neg_hessian = partial(_prior_neg_hessian, mc)
         h = neg_hessian(z0)
         h = 0.5 * (h + h.T)
         if not bool(jnp.all(jnp.isfinite(h))):
@@ -119,8 +136,7 @@ def prior_gaussian(mc: ModelClass, z0: jax.Array) -> PriorGaussian:
         exact = bool(jnp.allclose(h_probe, h, rtol=1e-9, atol=1e-12 * float(jnp.max(jnp.abs(h)))))
     else:
         ones = jnp.ones(d, z0.dtype)
-        neg_grad = jax.grad(lambda z: -mc.log_prior(z))
-        hvp = jax.jit(lambda z, v: jax.jvp(neg_grad, (z,), (v,))[1])
+        hvp = partial(_prior_neg_hvp, mc)
         diag = hvp(z0, ones)
         v = jax.random.normal(jax.random.PRNGKey(0), (d,), z0.dtype)
         hv = hvp(z0, v)
