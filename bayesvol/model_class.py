@@ -103,6 +103,9 @@ class ModelClass:
         Number of unconstrained parameters d.
     latent_sites : tuple of str
         Names of the latent sites, in flattening order.
+    z_layout : dict
+        ``{site: (offset, shape)}``: site ``k`` occupies z[offset : offset + prod(shape)], row-major, in
+        its unconstrained shape.
     observed_site : str
         Name of the observed site.
     observed_kwarg : str or None
@@ -166,6 +169,10 @@ class ModelClass:
         flat, self._unravel = ravel_pytree(z_tree)
         self.dim = int(flat.size)
         self._example_z = flat
+        # ravel_pytree lays each site out contiguously, row-major: read the offsets off an index vector
+        index = self._unravel(jnp.arange(self.dim, dtype=flat.dtype))
+        self.z_layout = {k: (int(np.asarray(v).ravel()[0]) if np.size(v) else 0, tuple(jnp.shape(v)))
+                         for k, v in index.items()}
 
     # ------------------------------------------------------------------ discovery
     def _raw_trace(self, kwargs: Mapping[str, Any], key: Array | int = 0) -> Any:

@@ -1,15 +1,16 @@
 """Laplace volume at scale: the Gram path on a tanh MLP, and the Lanczos path, in units of gradients.
 
     .venv/bin/python benchmarks/bench_laplace.py            # d ≈ 10⁵ (float64)
-    .venv/bin/python benchmarks/bench_laplace.py --million  # also d ≈ 10⁶ (float32 Jacobians)
+    .venv/bin/python benchmarks/bench_laplace.py --million  # also d ≈ 10⁵ and 10⁶ with float32 Jacobians
 
 Baselines measured in the same run: one full-batch gradient of the mean negative log-likelihood over the m
 covariate rows (jit, warm, median of 5), m per-example gradients (vmapped), and the eigendecomposition of an
-m × m symmetric matrix. The Laplace figure is the full ``laplace_volume`` call (prior expansion, Gram factor
-G = per-example Jacobians, G Gᵀ by BLAS syrk, eigh, projections, the generalized χ² curve on 100 radii),
-first call (compile included) and second call (compiled). The Gram product G Gᵀ costs (mk)²d flops and is
-also timed separately, since the issue's goal (≤ 3× the m per-example gradients + the eigendecomposition)
-leaves it out. Lanczos: medians of 3 compiled runs at 30 and 60 steps against the same number of
+m × m symmetric matrix. The Laplace figure is the full ``laplace_volume`` call (prior expansion, Gram
+factor G = per-example Jacobians, G Gᵀ, eigh, projections, the generalized χ² curve on 100 radii), first
+call (compile included) and second call (compiled). G Gᵀ is also timed alone: dense (BLAS syrk) it costs
+(mk)²d flops, which the issue's goal (≤ 3× the m per-example gradients + the eigendecomposition) leaves
+out; with the rank-one weight blocks factored (bayesvol.gram) it costs a pass over G plus (mk)²(p + q)
+per p × q weight. Lanczos: medians of 3 compiled runs at 30 and 60 steps, against the same number of
 Hessian-vector products chained in a compiled loop.
 """
 
@@ -25,8 +26,9 @@ import numpy as np
 
 import bayesvol as bv
 import models
-from bayesvol.curvature import gram_factor, gram_matrix
+from bayesvol.curvature import gram_factor
 from bayesvol.gchisq import gchisq_volume
+from bayesvol.gram import gram_matrix, weight_blocks
 from bayesvol.laplace import prior_gaussian
 
 
@@ -77,14 +79,15 @@ def gram_benchmark(widths, m, dtype, label, full=True):
     # breakdown (compiled): prior, factor G, G Gᵀ, eigh, gχ²
     t_prior, prior = once(lambda: prior_gaussian(mc, z0))
     t_factor, (g, _) = once(lambda: gram_factor(mc, params0, sqrt_cov=prior.sqrt_cov, x=x))
-    t_gram, gram = once(lambda: gram_matrix(g))
+    t_gram, (gram, factored) = once(lambda: gram_matrix(g, weight_blocks(mc.z_layout)))
     t_eig, (lam, _) = once(lambda: np.linalg.eigh(gram))
     a = 0.5 * lam[lam > lam.max() * 1e-12]
     t_gchisq, _ = once(lambda: gchisq_volume(eps2, a, np.ones_like(a)).log_cdf)
     floor = t_per_example + t_eigh
     if not full:  # one pass only (memory and time): the call is the sum of its parts, compile included
         t_cold = t_warm = t_prior + t_factor + t_gram + t_eig + t_gchisq
-    print(f"\n[{label}] MLP d = {d:,} ({dtype.__name__} Jacobians), m = {m} rows, rank {a.size}")
+    print(f"\n[{label}] MLP d = {d:,} ({g.dtype} Jacobians), m = {m} rows, rank {a.size}; "
+          f"{factored:,} of the d columns of G in rank-one factored blocks")
     print(f"  full-batch gradient                 {t_grad * 1e3:9.1f} ms   (unit)")
     print(f"  m per-example gradients (vmapped)   {t_per_example * 1e3:9.1f} ms   "
           f"= {t_per_example / t_grad:6.1f} gradients")

@@ -6,11 +6,12 @@ log V(t) is a generalized χ² distribution function (bayesvol.gchisq). Both sam
 its log X at the first dead point with D ≤ t.
 
 Accuracy: both estimators' variances scale like 1/(number of live points) at fixed depth, at a cost
-proportional to it, so the evaluations needed for a standard error of 0.3 nats at log V = −200 are
-(evaluations of a run) × (its standard error / 0.3)². Ours uses its reported (calibrated) standard error,
-checked against the exact answer; dynesty's is nested sampling's ideal √(200/nlive) (a lower bound: its
-moves are not perfect either), with its evaluations per iteration measured on a time-limited run and
-scaled to nlive·200 iterations when the run cannot reach −200 within the time limit.
+proportional to it, so the evaluations needed for ±0.3 nats at log V = −200 are (evaluations of a run) ×
+(its error / 0.3)². Ours uses the root-mean-square error against the exact answer of single runs (each of
+the R runs of a call is an independent estimator), measured over seeds × R runs; dynesty's is nested
+sampling's ideal √(200/nlive) (a lower bound: its moves are not perfect either), with its evaluations
+per iteration measured on a time-limited run and scaled to nlive·200 iterations when the run cannot
+reach −200 within the time limit.
 
 Usage: .venv/bin/python benchmarks/bench_nested.py [--quick]
 """
@@ -46,7 +47,8 @@ def problem(d: int, seed: int = 0):
     return a_mat, theta0, a, centers, t_target
 
 
-def run_ours(d: int, a_mat, theta0, a, centers, t_target, num_live: int, num_runs: int, num_steps: int):
+def run_ours(d: int, a_mat, theta0, a, centers, t_target, num_live: int, num_runs: int, num_steps: int,
+             seeds: int):
     a_j, th0 = jnp.asarray(a_mat), jnp.asarray(theta0)
 
     def divergence(z):
@@ -59,21 +61,35 @@ def run_ours(d: int, a_mat, theta0, a, centers, t_target, num_live: int, num_run
         return jax.random.normal(key, (d,))
 
     eps2 = t_target * np.logspace(0, 1, 3)
+    exact = gchisq_log_cdf(eps2, a, centers)[0]
     kwargs = dict(center=th0, num_live=num_live, num_runs=num_runs, num_steps=num_steps)
     start = time.perf_counter()
     nested_volume(divergence, log_prior, sample_prior, eps2, key=jax.random.PRNGKey(1), **kwargs)
     with_compile = time.perf_counter() - start
-    start = time.perf_counter()
-    curve = nested_volume(divergence, log_prior, sample_prior, eps2, key=jax.random.PRNGKey(2), **kwargs)
-    wall = time.perf_counter() - start
-    exact = gchisq_log_cdf(eps2, a, centers)
-    se, err = float(curve.stderr[0]), float(curve.log_volume[0] - exact[0])
-    evals = curve.diagnostics["num_evaluations"]
-    scale = (se / ACCURACY) ** 2
-    return {"evals": evals, "wall": wall, "compile_wall": with_compile, "stderr": se, "error": err,
-            "z": err / se, "needed_evals": evals * scale, "needed_wall": wall * scale,
-            "autocorr": float(np.mean(curve.diagnostics["divergence_autocorr"])),
-            "evals_per_step": float(np.mean(curve.diagnostics["evaluations_per_step"]))}
+    evals, walls, run_errors, pooled_z, autocorr, per_step = [], [], [], [], [], []
+    for seed in range(seeds):
+        start = time.perf_counter()
+        curve = nested_volume(divergence, log_prior, sample_prior, eps2, key=jax.random.PRNGKey(2 + seed),
+                              **kwargs)
+        walls.append(time.perf_counter() - start)
+        diag = curve.diagnostics
+        evals.append(diag["num_evaluations"])
+        run_errors.extend(diag["log_volume_runs"][:, 0] - exact)  # R independent estimators per seed
+        pooled_z.append((curve.log_volume[0] - exact) / curve.stderr[0])
+        autocorr.append(float(np.mean(diag["divergence_autocorr"])))
+        per_step.append(float(np.mean(diag["evaluations_per_step"])))
+    run_errors = np.asarray(run_errors)
+    # One run is one estimator: its mean squared error against the exact answer, over seeds × R runs,
+    # scaled to ±ACCURACY (variance ∝ 1/(live points) at a cost ∝ live points)
+    mse = float(np.mean(run_errors**2))
+    evals_per_run = float(np.mean(evals)) / num_runs
+    scale = mse / ACCURACY**2
+    return {"evals": float(np.mean(evals)), "wall": float(np.mean(walls)), "compile_wall": with_compile,
+            "runs": run_errors.size, "run_rmse": np.sqrt(mse), "run_bias": float(run_errors.mean()),
+            "run_bias_se": float(run_errors.std(ddof=1) / np.sqrt(run_errors.size)),
+            "pooled_z": np.asarray(pooled_z), "needed_evals": evals_per_run * scale,
+            "needed_wall": float(np.mean(walls)) / num_runs * scale,
+            "autocorr": float(np.mean(autocorr)), "evals_per_step": float(np.mean(per_step))}
 
 
 def run_dynesty(d: int, a_mat, theta0, a, centers, t_target, nlive: int, time_limit: float):
@@ -108,19 +124,21 @@ def run_dynesty(d: int, a_mat, theta0, a, centers, t_target, nlive: int, time_li
 def main(quick: bool = False) -> None:
     print(f"nested volume vs dynesty, linear-Gaussian, log V → {TARGET:.0f} within ±{ACCURACY} nats "
           f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
-    # (N, R, slice steps, dynesty nlive, dynesty time limit in s); 3 steps minimize evaluations × variance
-    settings = {10: (64, 8, 3, 100, 30.0), 50: (64, 8, 3, 100, 40.0), 200: (64, 8, 3, 400, 40.0)}
+    # (N, R, slice steps, seeds, dynesty nlive, its time limit in s); 3 steps minimize evaluations × variance
+    settings = {10: (64, 8, 3, 4, 100, 120.0), 50: (64, 8, 3, 4, 100, 120.0), 200: (64, 8, 3, 2, 400, 120.0)}
     if quick:
-        settings = {10: (32, 4, 5, 50, 10.0)}
-    for d, (num_live, num_runs, num_steps, nlive, limit) in settings.items():
+        settings = {10: (32, 4, 5, 1, 50, 10.0)}
+    for d, (num_live, num_runs, num_steps, seeds, nlive, limit) in settings.items():
         prob = problem(d)
-        ours = run_ours(d, *prob, num_live=num_live, num_runs=num_runs, num_steps=num_steps)
+        ours = run_ours(d, *prob, num_live=num_live, num_runs=num_runs, num_steps=num_steps, seeds=seeds)
         print(f"\nd = {d}: t at log V = {TARGET:.0f} is {prob[-1]:.3g}")
-        print(f"  ours   : N={num_live} R={num_runs} steps={num_steps}: {ours['evals']:.3g} evaluations, "
-              f"{ours['wall']:.1f} s ({ours['compile_wall']:.1f} s with compilation); "
-              f"stderr {ours['stderr']:.2f}, error {ours['error']:+.2f} ({ours['z']:+.1f} se); "
-              f"D autocorr per level {ours['autocorr']:.2f}, "
+        print(f"  ours   : N={num_live} R={num_runs} steps={num_steps}, {seeds} seeds: {ours['evals']:.3g} "
+              f"evaluations and {ours['wall']:.1f} s per call ({ours['compile_wall']:.1f} s with "
+              f"compilation); D autocorr per level {ours['autocorr']:.2f}, "
               f"{ours['evals_per_step']:.1f} evaluations per slice step")
+        print(f"           one run's error over {ours['runs']} runs: rmse {ours['run_rmse']:.2f}, bias "
+              f"{ours['run_bias']:+.2f} ± {ours['run_bias_se']:.2f}; pooled estimate z-scores "
+              f"{np.array2string(ours['pooled_z'], precision=1)}")
         print(f"           for ±{ACCURACY}: {ours['needed_evals']:.3g} evaluations, "
               f"{ours['needed_wall']:.1f} s")
         dyn = run_dynesty(d, *prob, nlive=nlive, time_limit=limit)
