@@ -5,13 +5,14 @@ log V(t) is a generalized χ² distribution function (bayesvol.gchisq). Both sam
 −D and the same prior (dynesty through prior_transform = Gaussian ppf); dynesty's estimate of log V(t) is
 its log X at the first dead point with D ≤ t.
 
-Accuracy: both estimators' variances scale like 1/(number of live points) at fixed depth, at a cost
-proportional to it, so the evaluations needed for ±0.3 nats at log V = −200 are (evaluations of a run) ×
-(its error / 0.3)². Ours uses the root-mean-square error against the exact answer of single runs (each of
-the R runs of a call is an independent estimator), measured over seeds × R runs; dynesty's is nested
-sampling's ideal √(200/nlive) (a lower bound: its moves are not perfect either), with its evaluations
-per iteration measured on a time-limited run and scaled to nlive·200 iterations when the run cannot
-reach −200 within the time limit.
+Accuracy: both estimators' variances scale like depth/(number of live points), at a cost proportional to
+both, so the evaluations needed for ±0.3 nats at log V = −200 are (evaluations of a run) × (its error /
+0.3)². Ours uses the root-mean-square error against the exact answer of single runs (each of the R runs of
+a call is an independent estimator), over seeds × R runs, for two move settings: elliptical slice steps
+only, and one slice step after two independence proposals from the level's Laplace ellipsoid. dynesty
+runs (default settings, several seeds) to −200 or a call budget; its cost is its calls per iteration ×
+nlive·200 iterations, with nlive set by either nested sampling's ideal error √(depth/nlive) — a lower
+bound on its cost — or its root-mean-square error measured at the depth it reached (scaled ∝ depth).
 
 Usage: .venv/bin/python benchmarks/bench_nested.py [--quick]
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -48,7 +50,7 @@ def problem(d: int, seed: int = 0):
 
 
 def run_ours(d: int, a_mat, theta0, a, centers, t_target, num_live: int, num_runs: int, num_steps: int,
-             seeds: int):
+             num_proposals: int, seeds: int):
     a_j, th0 = jnp.asarray(a_mat), jnp.asarray(theta0)
 
     def divergence(z):
@@ -62,11 +64,12 @@ def run_ours(d: int, a_mat, theta0, a, centers, t_target, num_live: int, num_run
 
     eps2 = t_target * np.logspace(0, 1, 3)
     exact = gchisq_log_cdf(eps2, a, centers)[0]
-    kwargs = dict(center=th0, num_live=num_live, num_runs=num_runs, num_steps=num_steps)
+    kwargs = dict(center=th0, num_live=num_live, num_runs=num_runs, num_steps=num_steps,
+                  num_proposals=num_proposals)
     start = time.perf_counter()
     nested_volume(divergence, log_prior, sample_prior, eps2, key=jax.random.PRNGKey(1), **kwargs)
     with_compile = time.perf_counter() - start
-    evals, walls, run_errors, pooled_z, autocorr, per_step = [], [], [], [], [], []
+    evals, walls, run_errors, pooled_z, autocorr, acceptance = [], [], [], [], [], []
     for seed in range(seeds):
         start = time.perf_counter()
         curve = nested_volume(divergence, log_prior, sample_prior, eps2, key=jax.random.PRNGKey(2 + seed),
@@ -77,7 +80,7 @@ def run_ours(d: int, a_mat, theta0, a, centers, t_target, num_live: int, num_run
         run_errors.extend(diag["log_volume_runs"][:, 0] - exact)  # R independent estimators per seed
         pooled_z.append((curve.log_volume[0] - exact) / curve.stderr[0])
         autocorr.append(float(np.mean(diag["divergence_autocorr"])))
-        per_step.append(float(np.mean(diag["evaluations_per_step"])))
+        acceptance.append(float(np.mean(diag["proposal_acceptance"])))
     run_errors = np.asarray(run_errors)
     # One run is one estimator: its mean squared error against the exact answer, over seeds × R runs,
     # scaled to ±ACCURACY (variance ∝ 1/(live points) at a cost ∝ live points)
@@ -89,69 +92,81 @@ def run_ours(d: int, a_mat, theta0, a, centers, t_target, num_live: int, num_run
             "run_bias_se": float(run_errors.std(ddof=1) / np.sqrt(run_errors.size)),
             "pooled_z": np.asarray(pooled_z), "needed_evals": evals_per_run * scale,
             "needed_wall": float(np.mean(walls)) / num_runs * scale,
-            "autocorr": float(np.mean(autocorr)), "evals_per_step": float(np.mean(per_step))}
+            "autocorr": float(np.mean(autocorr)), "acceptance": float(np.mean(acceptance))}
 
 
-def run_dynesty(d: int, a_mat, theta0, a, centers, t_target, nlive: int, time_limit: float):
+def run_dynesty(d: int, a_mat, theta0, a, centers, t_target, nlive: int, max_calls: float, seeds: int):
+    """Seeded dynesty runs to log V = −200 or ``max_calls``; its error at the depth reached, per seed."""
     import dynesty
 
     def loglike(x):
         r = x - theta0
         return -(r @ a_mat @ r)
 
-    sampler = dynesty.NestedSampler(loglike, norm.ppf, d, nlive=nlive, rstate=np.random.default_rng(0))
-    start = time.perf_counter()
-    log_x, reached_d, iterations = 0.0, np.inf, 0
-    for result in sampler.sample(dlogz=0.0, maxiter=int(nlive * (-TARGET) * 1.2)):
-        iterations += 1
-        reached_d, log_x = -result[3], result[4]  # loglstar, logvol
-        if reached_d <= t_target or time.perf_counter() - start > time_limit:
-            break
-    wall = time.perf_counter() - start
-    calls = int(sampler.ncall)
-    exact = float(gchisq_log_cdf(np.array([reached_d]), a, centers)[0])
+    rows = []
+    for seed in range(seeds):
+        sampler = dynesty.NestedSampler(loglike, norm.ppf, d, nlive=nlive, rstate=np.random.default_rng(seed))
+        start = time.perf_counter()
+        log_x, reached_d, iterations = 0.0, np.inf, 0
+        warnings.filterwarnings("ignore", module="dynesty")  # "stopped short": the call budget, on purpose
+        for result in sampler.sample(dlogz=0.0, maxiter=int(nlive * (-TARGET) * 1.2), maxcall=int(max_calls)):
+            iterations += 1
+            reached_d, log_x = -result[3], result[4]  # loglstar, logvol
+            if reached_d <= t_target:
+                break
+        exact = float(gchisq_log_cdf(np.array([reached_d]), a, centers)[0])
+        rows.append({"wall": time.perf_counter() - start, "calls": int(sampler.ncall),
+                     "iterations": iterations, "log_x": log_x, "exact": exact, "error": log_x - exact})
+    calls, iterations = sum(r["calls"] for r in rows), sum(r["iterations"] for r in rows)
     per_iteration = calls / max(iterations, 1)
-    # ideal nested-sampling error at depth −log X with nlive points; to reach ±0.3 at −200:
-    nlive_needed = -TARGET / ACCURACY**2
-    needed = per_iteration * nlive_needed * (-TARGET)
-    return {"nlive": nlive, "iterations": iterations, "calls": calls, "wall": wall,
-            "reached_log_x": log_x, "exact_at_reached": exact, "error": log_x - exact,
-            "ideal_stderr": np.sqrt(-exact / nlive) if exact < 0 else 0.0,
-            "reached_target": reached_d <= t_target, "calls_per_iteration": per_iteration,
-            "needed_evals": needed, "needed_wall": wall / max(calls, 1) * needed}
+    depth = -np.mean([r["exact"] for r in rows])
+    errors = np.array([r["error"] for r in rows])
+    # to ±0.3 at −200: nested sampling's variance grows like depth/nlive, at a cost of nlive·depth iterations
+    nlive_ideal = -TARGET / ACCURACY**2  # its ideal error √(depth/nlive)
+    nlive_measured = nlive * np.mean(errors**2) * (-TARGET / depth) / ACCURACY**2  # its measured error
+    per_call = sum(r["wall"] for r in rows) / max(calls, 1)
+    return {"nlive": nlive, "rows": rows, "calls_per_iteration": per_iteration, "depth": depth,
+            "rmse": float(np.sqrt(np.mean(errors**2))), "ideal_stderr": float(np.sqrt(depth / nlive)),
+            "needed_ideal": per_iteration * nlive_ideal * (-TARGET),
+            "needed_measured": per_iteration * nlive_measured * (-TARGET), "per_call": per_call}
 
 
 def main(quick: bool = False) -> None:
     print(f"nested volume vs dynesty, linear-Gaussian, log V → {TARGET:.0f} within ±{ACCURACY} nats "
           f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
-    # (N, R, slice steps, seeds, dynesty nlive, its time limit in s); 3 steps minimize evaluations × variance
-    settings = {10: (64, 8, 3, 4, 100, 120.0), 50: (64, 8, 3, 4, 100, 120.0), 200: (64, 8, 3, 2, 400, 120.0)}
+    # d: (N, R, seeds, dynesty nlive, dynesty call budget per seed, dynesty seeds)
+    settings = {10: (64, 8, 4, 100, 2e6, 3), 50: (64, 8, 4, 250, 1e6, 3), 200: (64, 8, 2, 400, 1e6, 2)}
+    # ours: (elliptical slice steps, independence proposals) per point per level
+    moves = [(3, 0), (1, 2)]
     if quick:
-        settings = {10: (32, 4, 5, 1, 50, 10.0)}
-    for d, (num_live, num_runs, num_steps, seeds, nlive, limit) in settings.items():
+        settings, moves = {10: (32, 4, 1, 50, 2e5, 1)}, [(1, 2)]
+    for d, (num_live, num_runs, seeds, nlive, max_calls, dyn_seeds) in settings.items():
         prob = problem(d)
-        ours = run_ours(d, *prob, num_live=num_live, num_runs=num_runs, num_steps=num_steps, seeds=seeds)
         print(f"\nd = {d}: t at log V = {TARGET:.0f} is {prob[-1]:.3g}")
-        print(f"  ours   : N={num_live} R={num_runs} steps={num_steps}, {seeds} seeds: {ours['evals']:.3g} "
-              f"evaluations and {ours['wall']:.1f} s per call ({ours['compile_wall']:.1f} s with "
-              f"compilation); D autocorr per level {ours['autocorr']:.2f}, "
-              f"{ours['evals_per_step']:.1f} evaluations per slice step")
-        print(f"           one run's error over {ours['runs']} runs: rmse {ours['run_rmse']:.2f}, bias "
-              f"{ours['run_bias']:+.2f} ± {ours['run_bias_se']:.2f}; pooled estimate z-scores "
-              f"{np.array2string(ours['pooled_z'], precision=1)}")
-        print(f"           for ±{ACCURACY}: {ours['needed_evals']:.3g} evaluations, "
-              f"{ours['needed_wall']:.1f} s")
-        dyn = run_dynesty(d, *prob, nlive=nlive, time_limit=limit)
-        status = "reached" if dyn["reached_target"] else f"stopped by the {limit:.0f} s limit at"
-        print(f"  dynesty: nlive={nlive}: {status} log X = {dyn['reached_log_x']:.1f} (exact "
-              f"{dyn['exact_at_reached']:.1f}, error {dyn['error']:+.2f}, "
-              f"ideal stderr {dyn['ideal_stderr']:.2f}) "
-              f"after {dyn['iterations']} iterations, {dyn['calls']:.3g} calls, {dyn['wall']:.1f} s "
-              f"({dyn['calls_per_iteration']:.1f} calls/iteration)")
-        print(f"           for ±{ACCURACY} at {TARGET:.0f}: ≥ {dyn['needed_evals']:.3g} evaluations "
-              f"(≥ {dyn['needed_wall'] / 3600:.1f} h at its measured rate)")
-        print(f"  ratio of evaluations (ours / dynesty): {ours['needed_evals'] / dyn['needed_evals']:.3f}; "
-              f"wall time: {ours['needed_wall'] / dyn['needed_wall']:.2g}")
+        dyn = run_dynesty(d, *prob, nlive=nlive, max_calls=max_calls, seeds=dyn_seeds)
+        for row in dyn["rows"]:
+            print(f"  dynesty nlive={nlive}: log X {row['log_x']:.1f} (exact {row['exact']:.1f}, error "
+                  f"{row['error']:+.2f}) after {row['iterations']} iterations, {row['calls']:.3g} calls, "
+                  f"{row['wall']:.0f} s")
+        print(f"    {dyn['calls_per_iteration']:.1f} calls/iteration; at depth {dyn['depth']:.0f} its rmse "
+              f"is {dyn['rmse']:.2f} against nested sampling's ideal {dyn['ideal_stderr']:.2f}")
+        print(f"    for ±{ACCURACY} at {TARGET:.0f}: {dyn['needed_ideal']:.3g} evaluations with its ideal "
+              f"error (a lower bound), {dyn['needed_measured']:.3g} with its measured error")
+        for num_steps, num_proposals in moves:
+            ours = run_ours(d, *prob, num_live=num_live, num_runs=num_runs, num_steps=num_steps,
+                            num_proposals=num_proposals, seeds=seeds)
+            print(f"  ours N={num_live} R={num_runs}, {num_steps} slice steps + {num_proposals} independence "
+                  f"proposals, {seeds} seeds: {ours['evals']:.3g} evaluations and {ours['wall']:.1f} s per "
+                  f"call; acceptance of proposals {ours['acceptance']:.2f}, D autocorr per level "
+                  f"{ours['autocorr']:.2f}")
+            print(f"    one run's error over {ours['runs']} runs: rmse {ours['run_rmse']:.2f}, bias "
+                  f"{ours['run_bias']:+.2f} ± {ours['run_bias_se']:.2f}; pooled z-scores "
+                  f"{np.array2string(ours['pooled_z'], precision=1)}")
+            print(f"    for ±{ACCURACY}: {ours['needed_evals']:.3g} evaluations, {ours['needed_wall']:.1f} s;"
+                  " "
+                  f"ratio to dynesty {ours['needed_evals'] / dyn['needed_ideal']:.3f} (its ideal error), "
+                  f"{ours['needed_evals'] / dyn['needed_measured']:.3f} (its measured error); wall "
+                  f"{ours['needed_wall'] / (dyn['per_call'] * dyn['needed_ideal']):.2g}")
 
 
 if __name__ == "__main__":

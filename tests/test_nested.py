@@ -6,6 +6,7 @@ estimator's own error bar, whose calibration is tested separately over 30 seeds.
 """
 
 import re
+import warnings
 from functools import partial
 
 import jax
@@ -94,7 +95,7 @@ def test_linear_gaussian_d50_down_to_minus_200(d, m):
 
 def test_volume_dimension_matches_exact_slope(linear10):
     # The estimator's k(t) is 2 d log V / d log t by central differences on the eps2 grid: compare with the
-    # same differences of the exact curve; its stderr is the spread of the 4 runs' slopes.
+    # same differences of the exact curve; its stderr pools the order statistics with the 4 runs' spread.
     _, _, curve, exact = linear10
     k_exact = 2.0 * np.gradient(exact, np.log(curve.eps2))
     se = np.asarray(curve.effective_dim_stderr)
@@ -137,10 +138,15 @@ def test_stderr_is_calibrated_over_seeds():
     sample_prior = partial(nested._flat_prior_sample, mc)  # the same objects: compiled once
     z0 = mc.flatten(zoo.true_params)
     z = []
-    for seed in range(30):
-        curve = nested_volume(divergence, mc.log_prior, sample_prior, eps2, key=jax.random.PRNGKey(seed),
-                              center=z0, **SMALL)
-        z.append((curve.log_volume - exact) / curve.stderr)
+    # PoorMixingWarning is a 99.9 % test per radius: healthy runs raise it in ≈ 0.5 % of these calls, so
+    # 3 or more in 30 calls (probability ≈ 5e-4 when mixing is fine) is a failure; fewer are expected noise.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", bv.PoorMixingWarning)
+        for seed in range(30):
+            curve = nested_volume(divergence, mc.log_prior, sample_prior, eps2, key=jax.random.PRNGKey(seed),
+                                  center=z0, **SMALL)
+            z.append((curve.log_volume - exact) / curve.stderr)
+    assert sum(issubclass(w.category, bv.PoorMixingWarning) for w in caught) < 3
     z = np.array(z)
     lo, hi = np.sqrt(chi2.ppf([0.0005, 0.9995], 29) / 29)
     std = z.std(axis=0, ddof=1)
