@@ -357,6 +357,15 @@ class ModelClass:
         return total
 
     def _with_data(self, data: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        if not kwargs:
+            # Data without its covariates would be scored against the constructor's example rows: a silent
+            # wrong number whenever the row counts happen to match. Only scalar/structural defaults fall back.
+            rows = sorted(k for k, v in self.example_kwargs.items() if jnp.ndim(v) >= 1)
+            if rows:
+                needed = ", ".join(f"{k}=..." for k in rows)
+                raise ModelClassError(
+                    f"the data's covariates are missing: pass {needed} (the rows the data were observed at); "
+                    "the constructor's example values are not used for data")
         kwargs = dict(self.example_kwargs if not kwargs else kwargs)
         if self.observed_kwarg is None:
             raise ModelClassError(

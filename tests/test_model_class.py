@@ -432,3 +432,17 @@ def test_error_data_outside_support():
 def test_error_not_a_model():
     with pytest.raises(bv.ModelClassError, match="callable"):
         bv.ModelClass(3)
+
+
+def test_error_data_without_its_covariates():
+    # y observed at 5 rows, scored without saying where: the constructor's example rows must not be used
+    entry = _linear()
+    mc = entry.model_class
+    x = mc.example_kwargs["x"]
+    y = mc.simulate(jax.random.PRNGKey(0), entry.true_params, x=x)
+    z = mc.flatten(entry.true_params)
+    with pytest.raises(bv.ModelClassError, match=r"covariates are missing: pass x=\.\.\."):
+        mc.log_likelihood(z, y)
+    with pytest.raises(bv.ModelClassError, match="covariates are missing"):
+        mc.log_joint(z, y)
+    assert mc.log_likelihood(z, y, x=x).shape == (x.shape[0],)
