@@ -169,10 +169,13 @@ class ModelClass:
         flat, self._unravel = ravel_pytree(z_tree)
         self.dim = int(flat.size)
         self._example_z = flat
-        # ravel_pytree lays each site out contiguously, row-major: read the offsets off an index vector
-        index = self._unravel(jnp.arange(self.dim, dtype=flat.dtype))
-        self.z_layout = {k: (int(np.asarray(v).ravel()[0]) if np.size(v) else 0, tuple(jnp.shape(v)))
-                         for k, v in index.items()}
+        # ravel_pytree concatenates the leaves in tree_flatten order, each raveled row-major (shapes only:
+        # the class may be built under a jax trace)
+        self.z_layout = {}
+        offset = 0
+        for path, leaf in jax.tree_util.tree_flatten_with_path(z_tree)[0]:
+            self.z_layout[path[0].key] = (offset, tuple(jnp.shape(leaf)))
+            offset += int(np.prod(jnp.shape(leaf), dtype=int))
 
     # ------------------------------------------------------------------ discovery
     def _raw_trace(self, kwargs: Mapping[str, Any], key: Array | int = 0) -> Any:

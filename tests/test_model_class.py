@@ -446,3 +446,13 @@ def test_error_data_without_its_covariates():
     with pytest.raises(bv.ModelClassError, match="covariates are missing"):
         mc.log_joint(z, y)
     assert mc.log_likelihood(z, y, x=x).shape == (x.shape[0],)
+
+
+def test_z_layout_matches_the_flattening():
+    entry = models.get("mlp_regression", d_in=3, widths=(5,), d_out=2)
+    mc = entry.model_class
+    index = mc._unravel(jnp.arange(mc.dim, dtype=float))
+    for name, (offset, shape) in mc.z_layout.items():
+        expected = offset + np.arange(np.prod(shape)).reshape(shape)
+        np.testing.assert_array_equal(np.asarray(index[name]), expected)
+    assert sum(int(np.prod(shape)) for _, shape in mc.z_layout.values()) == mc.dim
