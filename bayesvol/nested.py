@@ -39,7 +39,13 @@ import xarray as xr
 from scipy.special import digamma, logsumexp, polygamma
 from scipy.stats import chi2
 
-from bayesvol.constrained_moves import LevelState, Reference, elliptical_slice_step
+from bayesvol.constrained_moves import (
+    LevelState,
+    Reference,
+    coordinate_slice_step,
+    coordinate_widths,
+    elliptical_slice_step,
+)
 from bayesvol.divergence import Estimate, kl_function
 from bayesvol.model_class import Array, ModelClass, prior_sample
 from bayesvol.volume_curve import VolumeCurve
@@ -120,16 +126,19 @@ def _level_reference(level: Array, curvature: Array, center: Array) -> Reference
     return Reference(center * g / (1.0 + g), 1.0 / jnp.sqrt(1.0 + g))
 
 
-@partial(jax.jit, static_argnames=("evaluate", "num_steps", "capacity", "max_shrink"))
+@partial(jax.jit, static_argnames=("evaluate", "num_steps", "coordinate_steps", "capacity", "max_shrink"))
 def _run_levels(key: Array, positions: Array, log_prior: Array, divergence: Array, t_min: Array,
-                shift: Array, basis: Array, curvature: Array, center: Array, *,
-                evaluate: Callable[[Array], tuple[Array, Array]],
-                max_levels: Array, num_steps: int, capacity: int, max_shrink: int) -> _Levels:
-    runs, num_live, _ = positions.shape
+                shift: Array, basis: Array, curvature: Array, center: Array, directions: Array,
+                direction_curvature: Array, *, evaluate: Callable[[Array], tuple[Array, Array]],
+                max_levels: Array, num_steps: int, coordinate_steps: int, capacity: int,
+                max_shrink: int) -> _Levels:
+    runs, num_live, dim = positions.shape
     keep = num_live // 2
     evaluate_xi = lambda xi: evaluate(shift + basis @ xi)  # noqa: E731
     step = partial(elliptical_slice_step, evaluate=evaluate_xi, max_shrink=max_shrink)
     batch_step = jax.vmap(step, in_axes=(0, 0, None, None))
+    line_step = partial(coordinate_slice_step, evaluate=evaluate_xi, max_shrink=max_shrink)
+    batch_line = jax.vmap(line_step, in_axes=(0, 0, 0, 0, None))
 
     def next_level(d: Array) -> Array:
         return jnp.sort(d, axis=-1)[..., keep]
@@ -143,15 +152,28 @@ def _run_levels(key: Array, positions: Array, log_prior: Array, divergence: Arra
     def one_run(key: Array, state: LevelState, reference: Reference, level: Array):
         start = jnp.log(state.divergence + 1e-300)
 
+        widths = coordinate_widths(level, direction_curvature)
+
+        def line(state: LevelState, key_c: Array):
+            # each point picks its own original coordinate z_j, independently of where it is
+            key_j, key_m = jax.random.split(key_c)
+            j = jax.random.randint(key_j, (num_live,), 0, dim)
+            return batch_line(jax.random.split(key_m, num_live), state, directions[j], widths[j], level)
+
         def move(state: LevelState, key_s: Array):
-            return batch_step(jax.random.split(key_s, num_live), state, reference, level)
+            if not coordinate_steps:
+                return batch_step(jax.random.split(key_s, num_live), state, reference, level)
+            key_e, key_c = jax.random.split(key_s)
+            state, info = batch_step(jax.random.split(key_e, num_live), state, reference, level)
+            state, info_c = jax.lax.scan(line, state, jax.random.split(key_c, coordinate_steps))
+            return state, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), info, info_c)
 
         state, info = jax.lax.scan(move, state, jax.random.split(key, num_steps))
         end = jnp.log(state.divergence + 1e-300)
         autocorr = jnp.corrcoef(start, end)[0, 1]
         first = jnp.argmax(info.nan_found.reshape(-1))
         return (state, jnp.sum(info.evaluations), jnp.mean(info.moved), autocorr,
-                jnp.any(info.nan_found), info.nan_position.reshape(-1, state.position.shape[-1])[first])
+                jnp.any(info.nan_found), info.nan_position.reshape(-1, dim)[first])
 
     def cond(c: _Levels) -> Array:
         new = next_level(c.divergence)
@@ -260,6 +282,13 @@ def _preconditioner(z: np.ndarray, center: Array, divergence: Callable[[Array], 
     return shift, basis, np.clip(vals, 0.0, None), np.linalg.solve(basis, np.asarray(center) - shift)
 
 
+def _coordinate_directions(basis: np.ndarray, curvature: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors u_j ∝ basis⁻¹ e_j in ξ (moving along u_j moves z_j alone) and Σ_i h_i u_ji² along each."""
+    inverse = np.linalg.inv(basis)
+    directions = (inverse / np.linalg.norm(inverse, axis=0)).T
+    return directions, directions**2 @ curvature
+
+
 def nested_volume(
     divergence: Callable[[Array], Array],
     log_prior: Callable[[Array], Array],
@@ -272,6 +301,7 @@ def nested_volume(
     num_live: int = 64,
     num_runs: int = 8,
     num_steps: int = 4,
+    coordinate_steps: int = 0,
     max_levels: int = 1000,
     max_shrink: int = 60,
 ) -> VolumeCurve:
@@ -298,6 +328,9 @@ def nested_volume(
         which the pooled standard error absorbs). K = N/2 points are replaced per level: the variance
         × cost of log V is nearly the same for every K/N (both scale like H²), and halving takes the
         fewest sequential levels.
+    coordinate_steps
+        Slice-sampling updates along one original coordinate z_j (j at random) of every point after each
+        elliptical slice step (:func:`bayesvol.constrained_moves.coordinate_slice_step`); 0: none.
     max_levels
         Level budget; reaching log V ≈ −c needs about N·c/K = 2c levels.
     max_shrink
@@ -316,10 +349,12 @@ def nested_volume(
 
     """
     t = _check_eps2(eps2)
-    if num_live < 8 or num_live % 4 or num_runs < 1 or num_steps < 1 or max_levels < 1:
+    if (num_live < 8 or num_live % 4 or num_runs < 1 or num_steps < 1 or coordinate_steps < 0
+            or max_levels < 1):
         raise NestedSamplingError(
-            f"need num_live ≥ 8 a multiple of 4, num_runs ≥ 1, num_steps ≥ 1, max_levels ≥ 1; got num_live="
-            f"{num_live}, num_runs={num_runs}, num_steps={num_steps}, max_levels={max_levels}")
+            f"need num_live ≥ 8 a multiple of 4, num_runs ≥ 1, num_steps ≥ 1, coordinate_steps ≥ 0, "
+            f"max_levels ≥ 1; got num_live={num_live}, num_runs={num_runs}, num_steps={num_steps}, "
+            f"coordinate_steps={coordinate_steps}, max_levels={max_levels}")
     num_delete = num_live // 2
     evaluate = _Evaluator(log_prior, divergence)
     start = time.perf_counter()
@@ -335,11 +370,14 @@ def nested_volume(
         _raise_nan(z[np.argmax(bad)], unflatten)
     shift, basis, curvature, center_xi = _preconditioner(draws[total:], center, divergence)
     xi = np.linalg.solve(basis, (z - shift).T).T.reshape(num_runs, num_live, -1)
+    directions, direction_curvature = _coordinate_directions(basis, curvature)
     out = _run_levels(key_run, jnp.asarray(xi), jnp.asarray(logw.reshape(num_runs, num_live)),
                       jnp.asarray(d.reshape(num_runs, num_live)), jnp.asarray(t[0]), jnp.asarray(shift),
                       jnp.asarray(basis), jnp.asarray(curvature), jnp.asarray(center_xi),
-                      evaluate=evaluate, max_levels=jnp.asarray(max_levels), num_steps=num_steps,
-                      capacity=_capacity(max_levels), max_shrink=max_shrink)
+                      jnp.asarray(directions), jnp.asarray(direction_curvature), evaluate=evaluate,
+                      max_levels=jnp.asarray(max_levels), num_steps=num_steps,
+                      coordinate_steps=coordinate_steps, capacity=_capacity(max_levels),
+                      max_shrink=max_shrink)
     out = jax.tree.map(np.asarray, out)
     if out.nan_found:
         _raise_nan(shift + basis @ out.nan_position, unflatten)
@@ -461,6 +499,7 @@ def sampled_volume(
     num_live: int = 64,
     num_runs: int = 8,
     num_steps: int = 4,
+    coordinate_steps: int = 0,
     max_levels: int = 1000,
     **model_kwargs: Any,
 ) -> VolumeCurve:
@@ -485,7 +524,7 @@ def sampled_volume(
     sample_prior = partial(_flat_prior_sample, mc)
     return nested_volume(divergence, mc.log_prior, sample_prior, eps2, key=key, center=mc.flatten(params0),
                          unflatten=mc.unflatten, num_live=num_live, num_runs=num_runs,
-                         num_steps=num_steps, max_levels=max_levels)
+                         num_steps=num_steps, coordinate_steps=coordinate_steps, max_levels=max_levels)
 
 
 def _flat_prior_sample(mc: ModelClass, key: Array) -> Array:
