@@ -41,6 +41,7 @@ from scipy.stats import chi2
 
 from bayesvol.constrained_moves import (
     LevelState,
+    MoveInfo,
     Reference,
     coordinate_slice_step,
     coordinate_widths,
@@ -80,6 +81,12 @@ class PoorMixingWarning(UserWarning):
 
 class UnreachedVolumeWarning(UserWarning):
     """Some radii lie below the deepest level the run could reach: their log V is NaN."""
+
+
+# coordinate slice updates per point and level chosen automatically (when D is singular): one per
+# coordinate up to this many; reduced-rank regression (d = 12) needs about d, and 4 left it biased low
+_AUTO_COORDINATES = 32
+_NUM_PROBES = 32  # evaluations of D that decide it (:func:`_singular_directions`)
 
 
 class _Levels(NamedTuple):
@@ -149,26 +156,38 @@ def _run_levels(key: Array, positions: Array, log_prior: Array, divergence: Arra
         arrange = jnp.concatenate([survivors, survivors])
         return LevelState(xi[arrange], logw[arrange], d[arrange])
 
+    # the coordinate updates of a level, spread over its elliptical steps (the remainder after the last)
+    per_step, extra = divmod(coordinate_steps, num_steps)
+
     def one_run(key: Array, state: LevelState, reference: Reference, level: Array):
         start = jnp.log(state.divergence + 1e-300)
-
         widths = coordinate_widths(level, direction_curvature)
 
-        def line(state: LevelState, key_c: Array):
-            # each point picks its own original coordinate z_j, independently of where it is
-            key_j, key_m = jax.random.split(key_c)
-            j = jax.random.randint(key_j, (num_live,), 0, dim)
-            return batch_line(jax.random.split(key_m, num_live), state, directions[j], widths[j], level)
+        def lines(state: LevelState, key: Array, count: int):
+            def line(state: LevelState, key_s: Array):
+                # each point picks its own original coordinate z_j, independently of where it is
+                key_j, key_m = jax.random.split(key_s)
+                j = jax.random.randint(key_j, (num_live,), 0, dim)
+                return batch_line(jax.random.split(key_m, num_live), state, directions[j], widths[j], level)
+
+            return jax.lax.scan(line, state, jax.random.split(key, count))
+
+        def join(info: MoveInfo, more: MoveInfo) -> MoveInfo:
+            return jax.tree.map(lambda a, b: jnp.concatenate([a.reshape(-1, *b.shape[1:]), b]), info, more)
 
         def move(state: LevelState, key_s: Array):
-            if not coordinate_steps:
+            if not per_step:
                 return batch_step(jax.random.split(key_s, num_live), state, reference, level)
             key_e, key_c = jax.random.split(key_s)
             state, info = batch_step(jax.random.split(key_e, num_live), state, reference, level)
-            state, info_c = jax.lax.scan(line, state, jax.random.split(key_c, coordinate_steps))
-            return state, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), info, info_c)
+            state, more = lines(state, key_c, per_step)
+            return state, join(info, more)
 
-        state, info = jax.lax.scan(move, state, jax.random.split(key, num_steps))
+        key_e, key_c = jax.random.split(key) if extra else (key, key)
+        state, info = jax.lax.scan(move, state, jax.random.split(key_e, num_steps))
+        if extra:
+            state, more = lines(state, key_c, extra)
+            info = join(info, more)
         end = jnp.log(state.divergence + 1e-300)
         autocorr = jnp.corrcoef(start, end)[0, 1]
         first = jnp.argmax(info.nan_found.reshape(-1))
@@ -282,6 +301,33 @@ def _preconditioner(z: np.ndarray, center: Array, divergence: Callable[[Array], 
     return shift, basis, np.clip(vals, 0.0, None), np.linalg.solve(basis, np.asarray(center) - shift)
 
 
+@partial(jax.jit, static_argnames=("evaluate",))
+def _evaluate_many(z: Array, *, evaluate: Callable[[Array], tuple[Array, Array]]) -> Array:
+    return jax.vmap(evaluate)(z)[1]
+
+
+def _singular_directions(evaluate: Callable[[Array], tuple[Array, Array]], shift: np.ndarray,
+                         basis: np.ndarray, curvature: np.ndarray, center: np.ndarray, t_min: float,
+                         key: Array) -> bool:
+    """Whether D grows beyond ``t_min`` along directions its quadratic model leaves unconstrained there.
+
+    Directions with h_i < 2 t_min stay as wide as the prior (≈ 1 in ξ) in the quadratic model even at the
+    smallest radius. If D is flat along them too (a non-identifiable linear combination) the level sets
+    are cylinders over them and the elliptical moves handle them with the prior's scale; if D grows there
+    at higher order (a singular model: D ≈ ¼δ⁴, D ≈ ½‖b a‖², …), the level sets are curved, cross-shaped
+    tubes. 32 probes at 1 and 2 prior standard deviations from ξ0 along random directions of that
+    subspace (random combinations: along a single coordinate axis of it D can be exactly 0).
+    """
+    flat = curvature < 2.0 * t_min
+    if not np.any(flat):
+        return False
+    v = np.asarray(jax.random.normal(key, (_NUM_PROBES // 2, curvature.size))) * flat
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    xi = center + np.concatenate([v, 2.0 * v])
+    d = np.asarray(_evaluate_many(jnp.asarray(shift + xi @ basis.T), evaluate=evaluate))
+    return bool(np.any(d[~np.isnan(d)] > t_min))
+
+
 def _coordinate_directions(basis: np.ndarray, curvature: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unit vectors u_j ∝ basis⁻¹ e_j in ξ (moving along u_j moves z_j alone) and Σ_i h_i u_ji² along each."""
     inverse = np.linalg.inv(basis)
@@ -301,7 +347,7 @@ def nested_volume(
     num_live: int = 64,
     num_runs: int = 8,
     num_steps: int = 4,
-    coordinate_steps: int = 0,
+    coordinate_steps: int | None = None,
     max_levels: int = 1000,
     max_shrink: int = 60,
 ) -> VolumeCurve:
@@ -349,8 +395,8 @@ def nested_volume(
 
     """
     t = _check_eps2(eps2)
-    if (num_live < 8 or num_live % 4 or num_runs < 1 or num_steps < 1 or coordinate_steps < 0
-            or max_levels < 1):
+    if (num_live < 8 or num_live % 4 or num_runs < 1 or num_steps < 1
+            or (coordinate_steps is not None and coordinate_steps < 0) or max_levels < 1):
         raise NestedSamplingError(
             f"need num_live ≥ 8 a multiple of 4, num_runs ≥ 1, num_steps ≥ 1, coordinate_steps ≥ 0, "
             f"max_levels ≥ 1; got num_live={num_live}, num_runs={num_runs}, num_steps={num_steps}, "
@@ -371,6 +417,12 @@ def nested_volume(
     shift, basis, curvature, center_xi = _preconditioner(draws[total:], center, divergence)
     xi = np.linalg.solve(basis, (z - shift).T).T.reshape(num_runs, num_live, -1)
     directions, direction_curvature = _coordinate_directions(basis, curvature)
+    probes = 0
+    if coordinate_steps is None:
+        probes = _NUM_PROBES if np.any(curvature < 2.0 * t[0]) else 0
+        singular = _singular_directions(evaluate, shift, basis, curvature, center_xi, float(t[0]),
+                                        jax.random.fold_in(key, 1))
+        coordinate_steps = min(xi.shape[-1], _AUTO_COORDINATES) if singular else 0
     out = _run_levels(key_run, jnp.asarray(xi), jnp.asarray(logw.reshape(num_runs, num_live)),
                       jnp.asarray(d.reshape(num_runs, num_live)), jnp.asarray(t[0]), jnp.asarray(shift),
                       jnp.asarray(basis), jnp.asarray(curvature), jnp.asarray(center_xi),
@@ -382,7 +434,8 @@ def nested_volume(
     if out.nan_found:
         _raise_nan(shift + basis @ out.nan_position, unflatten)
     seconds = time.perf_counter() - start
-    return _summarize(out, t, num_live, num_delete, num_steps, max_levels, seconds, total)
+    return _summarize(out, t, num_live, num_delete, num_steps, coordinate_steps, max_levels, seconds,
+                      total + probes)
 
 
 def _raise_nan(z: np.ndarray, unflatten: Callable[[Array], Mapping[str, Array]] | None) -> None:
@@ -418,12 +471,13 @@ def _warn_poor_mixing(t: np.ndarray, inflation: np.ndarray, runs: int) -> None:
             f"the {runs} independent nested runs disagree {inflation[worst]:.0f}× more than the shrinkage "
             f"statistics allow at eps2 = {t[worst]:.3g} (99.9 % threshold {threshold:.1f}; "
             f"{int(bad.sum())} radii affected): the constrained moves are not mixing there, so log_volume "
-            "may be biased low even though its stderr includes the spread; raise num_steps/num_live or "
-            "compare with a larger run", PoorMixingWarning, stacklevel=3)
+            "may be biased low even though its stderr includes the spread; raise num_steps/"
+            "coordinate_steps/num_live or compare with a larger run", PoorMixingWarning, stacklevel=3)
 
 
 def _summarize(out: _Levels, t: np.ndarray, num_live: int, num_delete: int, num_steps: int,
-               max_levels: int, seconds: float, initial_evaluations: int) -> VolumeCurve:
+               coordinate_steps: int, max_levels: int, seconds: float, initial_evaluations: int
+               ) -> VolumeCurve:
     count = int(out.count)
     evals, autocorr = out.evaluations[:count], out.autocorr[:count]
     levels, live = out.levels[: count + 1], out.live[: count + 1]
@@ -458,7 +512,7 @@ def _summarize(out: _Levels, t: np.ndarray, num_live: int, num_delete: int, num_
     diagnostics = {
         "num_evaluations": int(evals.sum()) + initial_evaluations, "num_levels": count,
         "num_live": num_live, "num_delete": num_delete, "num_runs": int(levels.shape[1]),
-        "num_steps": num_steps, "stop": stop, "seconds": seconds,
+        "num_steps": num_steps, "coordinate_steps": coordinate_steps, "stop": stop, "seconds": seconds,
         "levels": levels[1:], "log_volume_levels": mean_shrink * np.arange(1, count + 1),
         "acceptance": out.moved[:count], "evaluations": evals,
         "evaluations_per_step": evals / (num_live * num_steps),
@@ -499,7 +553,7 @@ def sampled_volume(
     num_live: int = 64,
     num_runs: int = 8,
     num_steps: int = 4,
-    coordinate_steps: int = 0,
+    coordinate_steps: int | None = None,
     max_levels: int = 1000,
     **model_kwargs: Any,
 ) -> VolumeCurve:
