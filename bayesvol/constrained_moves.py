@@ -1,27 +1,62 @@
 """MCMC moves on the prior restricted to a KL level set, π(ξ) ∝ w(ξ) 1{D(ξ) < L}.
 
 The nested volume estimator (:mod:`bayesvol.nested`) needs, at every level L, fresh draws from the prior
-restricted to {D < L}. This module provides one elliptical slice sampling (ESS) step (Murray, Adams &
-MacKay 2010) for that target, written against a Gaussian *reference* N(m, diag(s²)) that approximates the
-level set, in the preconditioned coordinates ξ of the estimator:
+restricted to {D < L}. Both moves here are slice samplers (they never reject: a bracket shrinks towards the
+current point, which is always on the slice) in the preconditioned coordinates ξ of the estimator, where
+the prior is ≈ N(0, I) and the Hessian of D at θ0 is diagonal.
+
+Elliptical slice sampling (ESS; Murray, Adams & MacKay 2010), written against a Gaussian *reference*
+N(m, diag(s²)) that approximates the level set:
 
     π(ξ) = N(ξ; m, diag s²) · ℓ(ξ),   ℓ(ξ) = w(ξ) / N(ξ; m, diag s²) · 1{D(ξ) < L}.
 
-The step leaves π invariant for any fixed (m, s) (they only set the shape of the ellipses), never
-rejects (the bracket shrinks towards the current point until a point of the slice is found), and needs
-no step size: the reference gives the move the level's own scale in every direction, from the prior's
-width at shallow levels down to the width of the KL ellipsoid at deep ones. The reference must not
-depend on the point it moves (nor on its clones): see ``bayesvol.nested._level_reference``.
+The step leaves π invariant for any fixed (m, s) (they only set the shape of the ellipses) and needs no
+step size: the reference gives the move the level's own scale in every direction, from the prior's width
+at shallow levels down to the width of the KL ellipsoid at deep ones. It moves all directions at once,
+which is what a smooth, roughly ellipsoidal level set wants.
+
+Coordinate slice sampling (Neal 2003, §4): one update along the line ξ + s·u, u the direction in ξ of one
+*original* flat coordinate z_j (u ∝ B⁻¹e_j, B the estimator's basis), with the slice {s : w > y, D < L},
+y ~ U(0, w(ξ)), searched in a bracket of fixed length placed uniformly at random around s = 0 and shrunk
+only (no stepping out). The line's density is π restricted to it; for a direction and length that do not
+depend on the state, the update is reversible for it (the shrinking sequence is the same seen from either
+end), hence for π. It is the cure for the level sets of singular models, thin curved tubes around a
+variety whose branches are aligned with the parameters (reduced-rank regression: the second row of A and
+the second column of B can each be large only while the other is small — a cross in z), which the ESS
+ellipses, moving every direction together, can only cross in tiny steps. The bracket length
+(:func:`coordinate_widths`) is a few prior standard deviations, or a few half-widths of the quadratic
+model's interval along u where that is narrower: a function of L and the quadratic model only.
+
+When: the estimator adds min(d, ``AUTO_COORDINATE_UPDATES`` = 32) coordinate updates per point and
+level only where D is singular (:func:`singular_flat_directions`). Measured on reduced-rank regression
+(d = 12, rank-1 truth, λ = 3.5, N = 64, R = 8): with elliptical steps alone, down to t = 1e-2, the runs
+disagreed 7,556× beyond the order statistics and log V(1e-2) came out −74 ± 28 (reference −24.4) after 18
+million evaluations; with 12 coordinate updates per level, down to 1e-4 over nine seeds, the variance
+inflation stayed within 0.3–1.9, the z-scores of log V(1e-4) against an independent reference (≈ −40)
+had mean −0.04 and standard deviation 0.8, and k(1e-4) was 6.5–7.2 (mean 6.79, reference 6.85), at
+2.8–3.0 million evaluations per run; 4 updates per level left log V(1e-4) ≈ 0.7 nats low with the runs
+still agreeing. On a regular D the updates are not worth their cost: forcing min(d, 32) per level on the
+linear-Gaussian benchmark took 4.5× (d = 10) and 9.7× (d = 50) the evaluations for no gain in accuracy.
+
+Neither move's shape may depend on the point it moves (nor on its clones): see
+``bayesvol.nested._level_reference``. Both cap the evaluations of one update at ``max_shrink`` (the point
+then stays where it is); since the forward and the reverse move see the same sequence of brackets, the
+cap keeps them reversible.
 
 Why hand-written rather than ``blackjax.elliptical_slice``: BlackJAX's kernel factorizes a dense
 covariance at every step and has no cap on the shrinking loop; here the reference is diagonal in the
 estimator's eigenbasis (O(d) per draw), the loop is capped so that a vmapped batch of points cannot
 spin forever on a degenerate slice, every evaluation of D is counted, and a NaN of D is recorded with
-the point where it happened (the estimator reports it) instead of being silently rejected.
+the point where it happened (the estimator reports it) instead of being silently rejected. Rather than
+``blackjax.mcmc.slice`` (1.7): its interval procedures evaluate both ends of the initial bracket even
+when no expansion is allowed — two extra evaluations of D per update, where one update here takes ≈ 3.3
+on reduced-rank regression — and both moves share one shrinking loop here (:func:`_shrinking_search`),
+with the same counting and NaN reporting.
 
 References
 ----------
 Murray, I., Adams, R. P. & MacKay, D. J. C. (2010). Elliptical slice sampling. AISTATS, 541–548.
+Neal, R. M. (2003). Slice sampling. Annals of Statistics 31(3), 705–767.
 Nishihara, R., Murray, I. & Adams, R. P. (2014). Parallel MCMC with generalized elliptical slice
 sampling. JMLR 15, 2087–2112 (a reference Gaussian fitted to a population, likelihood w / N).
 
@@ -34,17 +69,26 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
+    "AUTO_COORDINATE_UPDATES",
     "LevelState",
     "MoveInfo",
     "Reference",
+    "coordinate_directions",
     "coordinate_slice_step",
     "coordinate_widths",
     "elliptical_slice_step",
+    "singular_flat_directions",
 ]
 
 Array = jax.Array
+
+# Coordinate slice updates per point and level when D is singular: one per coordinate, up to this many.
+# Reduced-rank regression (d = 12) needs about d: with 4 per level log V came out ≈ 0.7 nats low at −40.
+AUTO_COORDINATE_UPDATES = 32
+_NUM_PROBES = 32  # evaluations of D that decide whether D is singular
 
 
 class LevelState(NamedTuple):
@@ -203,3 +247,32 @@ def coordinate_widths(level: Array, curvature: Array, prior_width: float = 4.0, 
     """
     half = jnp.sqrt(2.0 * level / jnp.maximum(curvature, 1e-300))
     return jnp.minimum(prior_width, model_width * half)
+
+
+def coordinate_directions(basis: np.ndarray, curvature: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors u_j ∝ basis⁻¹ e_j in ξ (moving along u_j moves z_j alone) and Σ_i h_i u_ji² along each."""
+    inverse = np.linalg.inv(basis)
+    directions = (inverse / np.linalg.norm(inverse, axis=0)).T
+    return directions, directions**2 @ curvature
+
+
+def singular_flat_directions(divergence_at: Callable[[np.ndarray], np.ndarray], curvature: np.ndarray,
+                             center: np.ndarray, t_min: float, key: Array) -> tuple[bool, int]:
+    """Whether D grows beyond ``t_min`` along directions its quadratic model leaves unconstrained there.
+
+    ``divergence_at`` maps points ξ (n, d) to D; ``curvature`` holds the h_i of the quadratic model
+    ½ Σ h_i (ξ_i − ξ0_i)², ``center`` ξ0. Directions with h_i < 2 t_min stay as wide as the prior (≈ 1 in ξ)
+    in the quadratic model even at the smallest radius. If D is flat along them too (a non-identifiable
+    linear combination), the level sets are cylinders over them, which the elliptical moves cross with the
+    prior's scale; if D grows there at higher order (a singular model: D ≈ ¼δ⁴, D ≈ ½‖b aᵀ‖², …), the level
+    sets are curved tubes. Probes: 16 random directions of that subspace (combinations: along one axis of
+    it D can be exactly 0, e.g. a row of A alone) at 1 and 2 prior standard deviations from ξ0. Returns
+    (singular, evaluations of D used). A function of D, the quadratic model and randomness only.
+    """
+    flat = curvature < 2.0 * t_min
+    if not np.any(flat):
+        return False, 0
+    v = np.asarray(jax.random.normal(key, (_NUM_PROBES // 2, curvature.size))) * flat
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    d = divergence_at(center + np.concatenate([v, 2.0 * v]))
+    return bool(np.any(d[~np.isnan(d)] > t_min)), _NUM_PROBES

@@ -3,9 +3,9 @@
 Batch nested sampling (adaptive multilevel splitting) with the "likelihood" −D. Each of R independent
 runs keeps N live points drawn from the prior restricted to {D < L_k}; the next level L_{k+1} is the K-th
 largest D among them, the K points at or above it are replaced by clones of the survivors, and every
-point is moved by elliptical slice sampling inside {D < L_{k+1}} (:mod:`bayesvol.constrained_moves`).
-With perfect moves the prior masses X_k = V(L_k) shrink by independent factors X_{k+1}/X_k ~
-Beta(N−K+1, K), so
+point is moved inside {D < L_{k+1}} by elliptical slice sampling and, where D is singular, by slice
+sampling along single original coordinates (:mod:`bayesvol.constrained_moves`). With perfect moves the
+prior masses X_k = V(L_k) shrink by independent factors X_{k+1}/X_k ~ Beta(N−K+1, K), so
 
     E log X_k = k·(ψ(N−K+1) − ψ(N+1)),   Var log X_k = k·(ψ'(N−K+1) − ψ'(N+1)),
 
@@ -19,9 +19,19 @@ Preconditioning: ξ = B⁻¹(z − z̄), B = L·V, with L Lᵀ the prior covaria
 eigenvectors of Lᵀ H L, H the Hessian of D at θ0 (``jax.hessian``, d ≤ 2000): the prior is ≈ N(0, I) and
 the local KL ellipsoid is axis-aligned with curvatures h. The Gaussian that shapes the slice moves at
 level L is computed from (h, ξ0, L) alone (:func:`_level_reference`), never from the points it moves.
+Every move leaves the restricted prior exactly invariant given the level: its shape (reference, line
+directions, bracket lengths) is a function of L, the quadratic model, the prior and fixed constants.
 
-Cost: reaching log V = −c takes ≈ 2c levels of R·N·(steps)·(≈ 4–6 evaluations per slice step)
-evaluations of D; Var log V ≈ c/(R·N) with perfect moves (nested sampling's information bound).
+Singular D: where the Hessian leaves directions flat at eps2[0] and D still grows along them at higher
+order (:func:`bayesvol.constrained_moves.singular_flat_directions`, 32 evaluations), the level sets are
+thin curved tubes that the elliptical moves cross only in tiny steps; each level then also gets min(d, 32)
+slice updates per point along single original coordinates (``coordinate_steps``; the module docstring of
+:mod:`bayesvol.constrained_moves` gives the reasons and the measurements). A regular D keeps the
+elliptical moves alone.
+
+Cost: reaching log V = −c takes ≈ 2c levels of R·N·(steps)·(≈ 3–6 evaluations per slice step) +
+R·N·(coordinate steps)·(≈ 2–4 per update) evaluations of D (on reduced-rank regression an elliptical step
+takes ≈ 10); Var log V ≈ c/(R·N) with perfect moves (nested sampling's information bound).
 """
 
 from __future__ import annotations
@@ -40,12 +50,15 @@ from scipy.special import digamma, logsumexp, polygamma
 from scipy.stats import chi2
 
 from bayesvol.constrained_moves import (
+    AUTO_COORDINATE_UPDATES,
     LevelState,
     MoveInfo,
     Reference,
+    coordinate_directions,
     coordinate_slice_step,
     coordinate_widths,
     elliptical_slice_step,
+    singular_flat_directions,
 )
 from bayesvol.divergence import Estimate, kl_function
 from bayesvol.model_class import Array, ModelClass, prior_sample
@@ -74,19 +87,15 @@ class NestedBudgetError(NestedSamplingError):
 class PoorMixingWarning(UserWarning):
     """The independent runs disagree far more than the shrinkage order statistics allow.
 
-    The constrained moves are not mixing (typically a curved, singular level set): the reported stderr
-    includes the runs' spread, but the estimate itself may be biased low.
+    The constrained moves are not mixing (typically a curved, singular level set that the automatic
+    choice of coordinate moves missed or that needs more of them): the reported stderr includes the runs'
+    spread, but the estimate itself may be biased low. Agreement is necessary, not sufficient: runs that
+    agree can share a bias from moves that mix too slowly.
     """
 
 
 class UnreachedVolumeWarning(UserWarning):
     """Some radii lie below the deepest level the run could reach: their log V is NaN."""
-
-
-# coordinate slice updates per point and level chosen automatically (when D is singular): one per
-# coordinate up to this many; reduced-rank regression (d = 12) needs about d, and 4 left it biased low
-_AUTO_COORDINATES = 32
-_NUM_PROBES = 32  # evaluations of D that decide it (:func:`_singular_directions`)
 
 
 class _Levels(NamedTuple):
@@ -306,35 +315,6 @@ def _evaluate_many(z: Array, *, evaluate: Callable[[Array], tuple[Array, Array]]
     return jax.vmap(evaluate)(z)[1]
 
 
-def _singular_directions(evaluate: Callable[[Array], tuple[Array, Array]], shift: np.ndarray,
-                         basis: np.ndarray, curvature: np.ndarray, center: np.ndarray, t_min: float,
-                         key: Array) -> bool:
-    """Whether D grows beyond ``t_min`` along directions its quadratic model leaves unconstrained there.
-
-    Directions with h_i < 2 t_min stay as wide as the prior (≈ 1 in ξ) in the quadratic model even at the
-    smallest radius. If D is flat along them too (a non-identifiable linear combination) the level sets
-    are cylinders over them and the elliptical moves handle them with the prior's scale; if D grows there
-    at higher order (a singular model: D ≈ ¼δ⁴, D ≈ ½‖b a‖², …), the level sets are curved, cross-shaped
-    tubes. 32 probes at 1 and 2 prior standard deviations from ξ0 along random directions of that
-    subspace (random combinations: along a single coordinate axis of it D can be exactly 0).
-    """
-    flat = curvature < 2.0 * t_min
-    if not np.any(flat):
-        return False
-    v = np.asarray(jax.random.normal(key, (_NUM_PROBES // 2, curvature.size))) * flat
-    v /= np.linalg.norm(v, axis=1, keepdims=True)
-    xi = center + np.concatenate([v, 2.0 * v])
-    d = np.asarray(_evaluate_many(jnp.asarray(shift + xi @ basis.T), evaluate=evaluate))
-    return bool(np.any(d[~np.isnan(d)] > t_min))
-
-
-def _coordinate_directions(basis: np.ndarray, curvature: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors u_j ∝ basis⁻¹ e_j in ξ (moving along u_j moves z_j alone) and Σ_i h_i u_ji² along each."""
-    inverse = np.linalg.inv(basis)
-    directions = (inverse / np.linalg.norm(inverse, axis=0)).T
-    return directions, directions**2 @ curvature
-
-
 def nested_volume(
     divergence: Callable[[Array], Array],
     log_prior: Callable[[Array], Array],
@@ -375,8 +355,10 @@ def nested_volume(
         × cost of log V is nearly the same for every K/N (both scale like H²), and halving takes the
         fewest sequential levels.
     coordinate_steps
-        Slice-sampling updates along one original coordinate z_j (j at random) of every point after each
-        elliptical slice step (:func:`bayesvol.constrained_moves.coordinate_slice_step`); 0: none.
+        Slice-sampling updates of every point per level along one original coordinate z_j each (j at
+        random; :func:`bayesvol.constrained_moves.coordinate_slice_step`), spread over the elliptical
+        steps. None (default): min(d, 32) when D is singular (it grows beyond eps2[0] along directions its
+        Hessian leaves flat), else 0; 0: elliptical moves alone.
     max_levels
         Level budget; reaching log V ≈ −c needs about N·c/K = 2c levels.
     max_shrink
@@ -385,9 +367,11 @@ def nested_volume(
     Returns
     -------
     VolumeCurve
-        ``method="nested"``. ``diagnostics``: ``num_evaluations`` (D evaluations, prior draws included;
-        the Hessian's d gradients not), ``num_levels``, ``stop`` ("reached" or "stagnated"), ``seconds``;
-        per (level, run): ``levels`` (L_k), ``acceptance``, ``evaluations``, ``evaluations_per_step``,
+        ``method="nested"``. ``diagnostics``: ``num_evaluations`` (D evaluations, prior draws and the
+        probes of a singular D included; the Hessian's d gradients not), ``num_levels``, ``num_steps``,
+        ``coordinate_steps`` (as used), ``stop`` ("reached" or "stagnated"), ``seconds``;
+        per (level, run): ``levels`` (L_k), ``acceptance``, ``evaluations``, ``evaluations_per_step``
+        (per point and elliptical step, its share of the coordinate updates included),
         ``divergence_autocorr``, ``moves_ess`` (see :func:`to_arviz`); per (run, t): ``log_volume_runs``;
         per t: ``stderr_theory`` (order statistics alone) and ``variance_inflation`` (runs' spread /
         order-statistics variance: ≈ 1 when the moves mix); ``live_divergence`` for
@@ -416,13 +400,15 @@ def nested_volume(
         _raise_nan(z[np.argmax(bad)], unflatten)
     shift, basis, curvature, center_xi = _preconditioner(draws[total:], center, divergence)
     xi = np.linalg.solve(basis, (z - shift).T).T.reshape(num_runs, num_live, -1)
-    directions, direction_curvature = _coordinate_directions(basis, curvature)
+    directions, direction_curvature = coordinate_directions(basis, curvature)
     probes = 0
     if coordinate_steps is None:
-        probes = _NUM_PROBES if np.any(curvature < 2.0 * t[0]) else 0
-        singular = _singular_directions(evaluate, shift, basis, curvature, center_xi, float(t[0]),
-                                        jax.random.fold_in(key, 1))
-        coordinate_steps = min(xi.shape[-1], _AUTO_COORDINATES) if singular else 0
+        def divergence_at(points: np.ndarray) -> np.ndarray:
+            return np.asarray(_evaluate_many(jnp.asarray(shift + points @ basis.T), evaluate=evaluate))
+
+        singular, probes = singular_flat_directions(divergence_at, curvature, center_xi, float(t[0]),
+                                                    jax.random.fold_in(key, 1))
+        coordinate_steps = min(xi.shape[-1], AUTO_COORDINATE_UPDATES) if singular else 0
     out = _run_levels(key_run, jnp.asarray(xi), jnp.asarray(logw.reshape(num_runs, num_live)),
                       jnp.asarray(d.reshape(num_runs, num_live)), jnp.asarray(t[0]), jnp.asarray(shift),
                       jnp.asarray(basis), jnp.asarray(curvature), jnp.asarray(center_xi),
@@ -563,8 +549,10 @@ def sampled_volume(
     ``mc.log_prior``, Jacobian included), with D from :func:`bayesvol.kl_function` for the covariates
     ``model_kwargs``. The standard errors pool the order-statistics variance of the shrinkage with the
     spread of the runs; ``effective_dim`` is k(t) = 2 d log V / d log t on the ``eps2`` grid (central
-    differences) with the spread of the runs as its error. See :func:`nested_volume` for the options,
-    :func:`nested_gibbs_bound` for B_n from the same run, :func:`to_arviz` for the sampler's health.
+    differences) with the spread of the runs as its error. The moves are elliptical slice steps, plus
+    coordinate slice updates when D is singular (``coordinate_steps=None``: chosen automatically, see the
+    module docstring). See :func:`nested_volume` for the options, :func:`nested_gibbs_bound` for B_n from
+    the same run, :func:`to_arviz` for the sampler's health.
 
     Raises
     ------
@@ -616,8 +604,9 @@ def nested_gibbs_bound(curve: VolumeCurve, n: Any) -> Estimate:
 def to_arviz(curve: VolumeCurve) -> xr.DataTree:
     """The sampler's health per (run, level) as an ArviZ DataTree (group ``sample_stats``).
 
-    Variables: ``level`` (D threshold, nats), ``acceptance`` (fraction of slice steps that found a new
-    point), ``evaluations`` (D evaluations), ``evaluations_per_step``, ``steps`` (slice steps per point),
+    Variables: ``level`` (D threshold, nats), ``acceptance`` (fraction of slice updates, elliptical and
+    coordinate, that found a new point), ``evaluations`` (D evaluations), ``evaluations_per_step``,
+    ``steps`` (elliptical slice steps per point), ``coordinate_steps`` (coordinate slice updates per point),
     ``divergence_autocorr`` (correlation of log D before/after the moves) and ``moves_ess`` (N(1−ρ)/(1+ρ),
     the effective number of fresh points per level).
     """
@@ -628,5 +617,6 @@ def to_arviz(curve: VolumeCurve) -> xr.DataTree:
              "moves_ess"]
     data = {("level" if k == "levels" else k): np.asarray(diag[k], dtype=float).T for k in names}
     data["steps"] = np.full_like(data["level"], diag["num_steps"])
+    data["coordinate_steps"] = np.full_like(data["level"], diag.get("coordinate_steps", 0))
     return from_dict({"sample_stats": data}, sample_dims=["run", "level_index"],
                      attrs={"sample_stats": {"method": "nested", "num_evaluations": diag["num_evaluations"]}})

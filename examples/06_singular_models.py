@@ -5,8 +5,12 @@ learning coefficient, so the volume dimension k(t) = 2 d log V / d log t → 2λ
 (quadratic) approximation only sees the non-degenerate directions of the Fisher information and gets
 k(t) → rank F, with the wrong log V; nested sampling (MCMC) on the exact D gets 2λ.
 
-Model: ½N(μ1,1) + ½N(μ2,1) at μ1 = μ2 = 0, where D ≈ ½ m² + ¼ δ⁴ (m, δ the half sum and difference of
-μ1, μ2): λ = ½ + ¼ = ¾, so 2λ = 1.5 while d = 2 and the Fisher information has rank 1.
+Models: ½N(μ1,1) + ½N(μ2,1) at μ1 = μ2 = 0, where D ≈ ½ m² + ¼ δ⁴ (m, δ the half sum and difference of
+μ1, μ2): λ = ½ + ¼ = ¾, so 2λ = 1.5 while d = 2 and the Fisher information has rank 1. Reduced-rank
+regression y = BAx + noise (A 2×3, B 3×2, rank-1 truth): λ = 3.5 with multiplicity 2 (Aoyagi & Watanabe
+2005), so V ~ c t^{7/2} log(1/t) and k(t) → 7 slowly (≈ 6.8 at t = 1e-4), while d = 12 and the Fisher
+information has rank 5. Its level sets are thin curved tubes around a cross-shaped variety; the sampler
+detects that D is singular and adds slice moves along single parameters, without which it does not mix.
 Run ``python examples/06_singular_models.py [--small] [--out DIR]``; writes ``singular.png`` and
 ``table.txt`` into ``examples-out/singular_models/``.
 """
