@@ -292,22 +292,25 @@ def _whitening(z: np.ndarray) -> np.ndarray:
 
 
 def _preconditioner(z: np.ndarray, center: Array, divergence: Callable[[Array], Array]
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(shift, basis, h, ξ0): ξ = basis⁻¹(z − shift) has an isotropic prior and D ≈ ½ Σ h_i (ξ_i − ξ0_i)².
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """(shift, basis, h, ξ0, exact): ξ = basis⁻¹(z − shift) has an isotropic prior, D ≈ ½ Σ h_i (ξ_i − ξ0_i)².
 
     h are the eigenvalues of the Hessian of D at θ0 in prior-whitened coordinates (0 where D is flat or,
     with a warning-free fallback, when the Hessian is not finite or d > 2000: a dense Hessian costs d
-    gradients; the moves then keep the prior's shape, exact but slower at deep levels).
+    gradients; the moves then keep the prior's shape, exact but slower at deep levels). ``exact``: the
+    Hessian was used (False in the fallback, where h = 0 says nothing about D).
     """
     d = z.shape[1]
     shift = z.mean(axis=0)
     chol = _whitening(z)
-    hess = np.asarray(_hessian(jnp.asarray(center), divergence=divergence)) if d <= 2000 else np.zeros((d, d))
-    if not np.all(np.isfinite(hess)):
+    hess = np.asarray(_hessian(jnp.asarray(center), divergence=divergence)) if d <= 2000 else None
+    exact = hess is not None and bool(np.all(np.isfinite(hess)))
+    if not exact:
         hess = np.zeros((d, d))
     vals, vecs = np.linalg.eigh(chol.T @ (0.5 * (hess + hess.T)) @ chol)
     basis = chol @ vecs
-    return shift, basis, np.clip(vals, 0.0, None), np.linalg.solve(basis, np.asarray(center) - shift)
+    return (shift, basis, np.clip(vals, 0.0, None), np.linalg.solve(basis, np.asarray(center) - shift),
+            exact)
 
 
 @partial(jax.jit, static_argnames=("evaluate",))
@@ -358,7 +361,8 @@ def nested_volume(
         Slice-sampling updates of every point per level along one original coordinate z_j each (j at
         random; :func:`bayesvol.constrained_moves.coordinate_slice_step`), spread over the elliptical
         steps. None (default): min(d, 32) when D is singular (it grows beyond eps2[0] along directions its
-        Hessian leaves flat), else 0; 0: elliptical moves alone.
+        Hessian leaves flat), else 0 (also when the Hessian is not computed: d > 2000 or not finite);
+        0: elliptical moves alone.
     max_levels
         Level budget; reaching log V ≈ −c needs about N·c/K = 2c levels.
     max_shrink
@@ -398,10 +402,12 @@ def nested_volume(
     bad = np.isnan(d) | np.isnan(logw)
     if np.any(bad):
         _raise_nan(z[np.argmax(bad)], unflatten)
-    shift, basis, curvature, center_xi = _preconditioner(draws[total:], center, divergence)
+    shift, basis, curvature, center_xi, hessian = _preconditioner(draws[total:], center, divergence)
     xi = np.linalg.solve(basis, (z - shift).T).T.reshape(num_runs, num_live, -1)
     directions, direction_curvature = coordinate_directions(basis, curvature)
     probes = 0
+    if coordinate_steps is None and not hessian:  # no quadratic model: nothing to tell a singular D by
+        coordinate_steps = 0
     if coordinate_steps is None:
         def divergence_at(points: np.ndarray) -> np.ndarray:
             return np.asarray(_evaluate_many(jnp.asarray(shift + points @ basis.T), evaluate=evaluate))
