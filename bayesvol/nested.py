@@ -5,9 +5,9 @@ runs keeps N live points drawn from the prior restricted to {D < L_k}; the next 
 largest D among them, the K points at or above it are replaced by clones of the survivors, and every
 point is moved inside {D < L_{k+1}} (:mod:`bayesvol.constrained_moves`): first by independence
 Metropolis–Hastings proposals from the level's Laplace ellipsoid (at deep levels of a near-quadratic D about
-half are accepted, each a fresh independent point for one evaluation), then by elliptical slice sampling.
-With perfect moves the prior masses X_k = V(L_k) shrink by independent factors X_{k+1}/X_k ~
-Beta(N−K+1, K), so
+half are accepted, each a fresh independent point for one evaluation), then by elliptical slice sampling
+and, where D is singular, by slice sampling along single original coordinates. With perfect moves the
+prior masses X_k = V(L_k) shrink by independent factors X_{k+1}/X_k ~ Beta(N−K+1, K), so
 
     E log X_k = k·(ψ(N−K+1) − ψ(N+1)),   Var log X_k = k·(ψ'(N−K+1) − ψ'(N+1)),
 
@@ -21,9 +21,19 @@ Preconditioning: ξ = B⁻¹(z − z̄), B = L·V, with L Lᵀ the prior covaria
 eigenvectors of Lᵀ H L, H the Hessian of D at θ0 (``jax.hessian``, d ≤ 2000): the prior is ≈ N(0, I) and
 the local KL ellipsoid is axis-aligned with curvatures h. The Gaussian that shapes the slice moves at
 level L is computed from (h, ξ0, L) alone (:func:`_level_reference`), never from the points it moves.
+Every move leaves the restricted prior exactly invariant given the level: its shape (reference, line
+directions, bracket lengths) is a function of L, the quadratic model, the prior and fixed constants.
 
-Cost: reaching log V = −c takes ≈ 2c levels of R·N·(steps)·(≈ 4–6 evaluations per slice step)
-evaluations of D; Var log V ≈ c/(R·N) with perfect moves (nested sampling's information bound).
+Singular D: where the Hessian leaves directions flat at eps2[0] and D still grows along them at higher
+order (:func:`bayesvol.constrained_moves.singular_flat_directions`, 32 evaluations), the level sets are
+thin curved tubes that the elliptical moves cross only in tiny steps; each level then also gets min(d, 32)
+slice updates per point along single original coordinates (``coordinate_steps``; the module docstring of
+:mod:`bayesvol.constrained_moves` gives the reasons and the measurements). A regular D keeps the
+elliptical moves alone.
+
+Cost: reaching log V = −c takes ≈ 2c levels of R·N·(steps)·(≈ 3–6 evaluations per slice step) +
+R·N·(coordinate steps)·(≈ 2–4 per update) evaluations of D (on reduced-rank regression an elliptical step
+takes ≈ 10); Var log V ≈ c/(R·N) with perfect moves (nested sampling's information bound).
 """
 
 from __future__ import annotations
@@ -42,11 +52,17 @@ from scipy.special import digamma, logsumexp, polygamma
 from scipy.stats import chi2
 
 from bayesvol.constrained_moves import (
+    AUTO_COORDINATE_UPDATES,
     EllipsoidProposal,
     LevelState,
+    MoveInfo,
     Reference,
+    coordinate_directions,
+    coordinate_slice_step,
+    coordinate_widths,
     elliptical_slice_step,
     independence_step,
+    singular_flat_directions,
 )
 from bayesvol.divergence import Estimate, kl_function
 from bayesvol.model_class import Array, ModelClass, prior_sample
@@ -75,8 +91,10 @@ class NestedBudgetError(NestedSamplingError):
 class PoorMixingWarning(UserWarning):
     """The independent runs disagree far more than the shrinkage order statistics allow.
 
-    The constrained moves are not mixing (typically a curved, singular level set): the reported stderr
-    includes the runs' spread, but the estimate itself may be biased low.
+    The constrained moves are not mixing (typically a curved, singular level set that the automatic
+    choice of coordinate moves missed or that needs more of them): the reported stderr includes the runs'
+    spread, but the estimate itself may be biased low. Agreement is necessary, not sufficient: runs that
+    agree can share a bias from moves that mix too slowly.
     """
 
 
@@ -150,18 +168,21 @@ def _level_proposal(level: Array, curvature: Array, center: Array) -> tuple[Elli
     return EllipsoidProposal(jnp.where(stiff, center, 0.0), width, stiff, reference), usable
 
 
-@partial(jax.jit, static_argnames=("evaluate", "num_steps", "num_proposals", "capacity", "max_shrink"))
+@partial(jax.jit, static_argnames=("evaluate", "num_steps", "num_proposals", "coordinate_steps", "capacity",
+                                   "max_shrink"))
 def _run_levels(key: Array, positions: Array, log_prior: Array, divergence: Array, t_min: Array,
-                shift: Array, basis: Array, curvature: Array, center: Array, *,
-                evaluate: Callable[[Array], tuple[Array, Array]],
-                max_levels: Array, num_steps: int, num_proposals: int, capacity: int, max_shrink: int
-                ) -> _Levels:
-    runs, num_live, _ = positions.shape
+                shift: Array, basis: Array, curvature: Array, center: Array, directions: Array,
+                direction_curvature: Array, *, evaluate: Callable[[Array], tuple[Array, Array]],
+                max_levels: Array, num_steps: int, num_proposals: int, coordinate_steps: int, capacity: int,
+                max_shrink: int) -> _Levels:
+    runs, num_live, dim = positions.shape
     keep = num_live // 2
     evaluate_xi = lambda xi: evaluate(shift + basis @ xi)  # noqa: E731
     step = partial(elliptical_slice_step, evaluate=evaluate_xi, max_shrink=max_shrink)
     batch_step = jax.vmap(step, in_axes=(0, 0, None, None))
     batch_propose = jax.vmap(partial(independence_step, evaluate=evaluate_xi), in_axes=(0, 0, None, None))
+    line_step = partial(coordinate_slice_step, evaluate=evaluate_xi, max_shrink=max_shrink)
+    batch_line = jax.vmap(line_step, in_axes=(0, 0, 0, 0, None))
 
     def next_level(d: Array) -> Array:
         return jnp.sort(d, axis=-1)[..., keep]
@@ -173,7 +194,7 @@ def _run_levels(key: Array, positions: Array, log_prior: Array, divergence: Arra
         return LevelState(xi[arrange], logw[arrange], d[arrange])
 
     def first_nan(info: Any) -> Array:
-        return info.nan_position.reshape(-1, positions.shape[-1])[jnp.argmax(info.nan_found.reshape(-1))]
+        return info.nan_position.reshape(-1, dim)[jnp.argmax(info.nan_found.reshape(-1))]
 
     def run_proposals(key: Array, state: LevelState, proposal: EllipsoidProposal, level: Array):
         def propose(state: LevelState, key_s: Array):
@@ -183,11 +204,37 @@ def _run_levels(key: Array, positions: Array, log_prior: Array, divergence: Arra
         return (state, jnp.mean(info.moved, dtype=float), jnp.sum(info.evaluations), jnp.any(info.nan_found),
                 first_nan(info))
 
-    def one_run(key: Array, state: LevelState, reference: Reference, level: Array):
-        def move(state: LevelState, key_s: Array):
-            return batch_step(jax.random.split(key_s, num_live), state, reference, level)
+    # the coordinate updates of a level, spread over its elliptical steps (the remainder after the last)
+    per_step, extra = divmod(coordinate_steps, num_steps)
 
-        state, info = jax.lax.scan(move, state, jax.random.split(key, num_steps))
+    def one_run(key: Array, state: LevelState, reference: Reference, level: Array):
+        widths = coordinate_widths(level, direction_curvature)
+
+        def lines(state: LevelState, key: Array, count: int):
+            def line(state: LevelState, key_s: Array):
+                # each point picks its own original coordinate z_j, independently of where it is
+                key_j, key_m = jax.random.split(key_s)
+                j = jax.random.randint(key_j, (num_live,), 0, dim)
+                return batch_line(jax.random.split(key_m, num_live), state, directions[j], widths[j], level)
+
+            return jax.lax.scan(line, state, jax.random.split(key, count))
+
+        def join(info: MoveInfo, more: MoveInfo) -> MoveInfo:
+            return jax.tree.map(lambda a, b: jnp.concatenate([a.reshape(-1, *b.shape[1:]), b]), info, more)
+
+        def move(state: LevelState, key_s: Array):
+            if not per_step:
+                return batch_step(jax.random.split(key_s, num_live), state, reference, level)
+            key_e, key_c = jax.random.split(key_s)
+            state, info = batch_step(jax.random.split(key_e, num_live), state, reference, level)
+            state, more = lines(state, key_c, per_step)
+            return state, join(info, more)
+
+        key_e, key_c = jax.random.split(key) if extra else (key, key)
+        state, info = jax.lax.scan(move, state, jax.random.split(key_e, num_steps))
+        if extra:
+            state, more = lines(state, key_c, extra)
+            info = join(info, more)
         return (state, jnp.sum(info.evaluations), jnp.mean(info.moved), jnp.any(info.nan_found),
                 first_nan(info))
 
@@ -304,22 +351,30 @@ def _whitening(z: np.ndarray) -> np.ndarray:
 
 
 def _preconditioner(z: np.ndarray, center: Array, divergence: Callable[[Array], Array]
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(shift, basis, h, ξ0): ξ = basis⁻¹(z − shift) has an isotropic prior and D ≈ ½ Σ h_i (ξ_i − ξ0_i)².
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """(shift, basis, h, ξ0, exact): ξ = basis⁻¹(z − shift) has an isotropic prior, D ≈ ½ Σ h_i (ξ_i − ξ0_i)².
 
     h are the eigenvalues of the Hessian of D at θ0 in prior-whitened coordinates (0 where D is flat or,
     with a warning-free fallback, when the Hessian is not finite or d > 2000: a dense Hessian costs d
-    gradients; the moves then keep the prior's shape, exact but slower at deep levels).
+    gradients; the moves then keep the prior's shape, exact but slower at deep levels). ``exact``: the
+    Hessian was used (False in the fallback, where h = 0 says nothing about D).
     """
     d = z.shape[1]
     shift = z.mean(axis=0)
     chol = _whitening(z)
-    hess = np.asarray(_hessian(jnp.asarray(center), divergence=divergence)) if d <= 2000 else np.zeros((d, d))
-    if not np.all(np.isfinite(hess)):
+    hess = np.asarray(_hessian(jnp.asarray(center), divergence=divergence)) if d <= 2000 else None
+    exact = hess is not None and bool(np.all(np.isfinite(hess)))
+    if not exact:
         hess = np.zeros((d, d))
     vals, vecs = np.linalg.eigh(chol.T @ (0.5 * (hess + hess.T)) @ chol)
     basis = chol @ vecs
-    return shift, basis, np.clip(vals, 0.0, None), np.linalg.solve(basis, np.asarray(center) - shift)
+    return (shift, basis, np.clip(vals, 0.0, None), np.linalg.solve(basis, np.asarray(center) - shift),
+            exact)
+
+
+@partial(jax.jit, static_argnames=("evaluate",))
+def _evaluate_many(z: Array, *, evaluate: Callable[[Array], tuple[Array, Array]]) -> Array:
+    return jax.vmap(evaluate)(z)[1]
 
 
 def nested_volume(
@@ -335,6 +390,7 @@ def nested_volume(
     num_runs: int = 8,
     num_steps: int = 4,
     num_proposals: int = 2,
+    coordinate_steps: int | None = None,
     max_levels: int = 1000,
     max_shrink: int = 60,
 ) -> VolumeCurve:
@@ -365,7 +421,14 @@ def nested_volume(
         Independence Metropolis–Hastings proposals per point per level before the slice steps, drawn from
         the level's Laplace ellipsoid (:func:`_level_proposal`): one evaluation each, and an accepted one
         is an independent point, so they are the cheap moves where D is near-quadratic; where it is not,
-        they are mostly rejected and cost only their evaluations.
+        they are mostly rejected and cost only their evaluations. Used only at levels where every curved
+        axis is clearly narrower or wider than the prior (and evaluated only there).
+    coordinate_steps
+        Slice-sampling updates of every point per level along one original coordinate z_j each (j at
+        random; :func:`bayesvol.constrained_moves.coordinate_slice_step`), spread over the elliptical
+        steps. None (default): min(d, 32) when D is singular (it grows beyond eps2[0] along directions its
+        Hessian leaves flat), else 0 (also when the Hessian is not computed: d > 2000 or not finite);
+        0: elliptical moves alone.
     max_levels
         Level budget; reaching log V ≈ −c needs about N·c/K = 2c levels.
     max_shrink
@@ -374,9 +437,12 @@ def nested_volume(
     Returns
     -------
     VolumeCurve
-        ``method="nested"``. ``diagnostics``: ``num_evaluations`` (D evaluations, prior draws included;
-        the Hessian's d gradients not), ``num_levels``, ``stop`` ("reached" or "stagnated"), ``seconds``;
-        per (level, run): ``levels`` (L_k), ``acceptance``, ``evaluations``, ``evaluations_per_step``,
+        ``method="nested"``. ``diagnostics``: ``num_evaluations`` (D evaluations, prior draws and the
+        probes of a singular D included; the Hessian's d gradients not), ``num_levels``, ``num_steps``,
+        ``coordinate_steps`` (as used), ``stop`` ("reached" or "stagnated"), ``seconds``;
+        per (level, run): ``levels`` (L_k), ``acceptance``, ``proposal_acceptance``, ``evaluations``,
+        ``evaluations_per_step`` (per point and elliptical step, its share of the coordinate updates and
+        proposals included),
         ``divergence_autocorr``, ``moves_ess`` (see :func:`to_arviz`); per (run, t): ``log_volume_runs``;
         per t: ``stderr_theory`` (order statistics alone) and ``variance_inflation`` (runs' spread /
         order-statistics variance: ≈ 1 when the moves mix); ``live_divergence`` for
@@ -384,12 +450,13 @@ def nested_volume(
 
     """
     t = _check_eps2(eps2)
-    if (num_live < 8 or num_live % 4 or num_runs < 1 or num_steps < 0 or num_proposals < 0
-            or num_steps + num_proposals < 1 or max_levels < 1):
+    if (num_live < 8 or num_live % 4 or num_runs < 1 or num_steps < 1 or num_proposals < 0
+            or (coordinate_steps is not None and coordinate_steps < 0) or max_levels < 1):
         raise NestedSamplingError(
-            f"need num_live ≥ 8 a multiple of 4, num_runs ≥ 1, num_steps and num_proposals ≥ 0 with at least "
-            f"one move, max_levels ≥ 1; got num_live={num_live}, num_runs={num_runs}, num_steps={num_steps}, "
-            f"num_proposals={num_proposals}, max_levels={max_levels}")
+            f"need num_live ≥ 8 a multiple of 4, num_runs ≥ 1, num_steps ≥ 1, num_proposals ≥ 0, "
+            f"coordinate_steps ≥ 0, max_levels ≥ 1; got num_live={num_live}, num_runs={num_runs}, "
+            f"num_steps={num_steps}, num_proposals={num_proposals}, coordinate_steps={coordinate_steps}, "
+            f"max_levels={max_levels}")
     num_delete = num_live // 2
     evaluate = _Evaluator(log_prior, divergence)
     start = time.perf_counter()
@@ -403,19 +470,32 @@ def nested_volume(
     bad = np.isnan(d) | np.isnan(logw)
     if np.any(bad):
         _raise_nan(z[np.argmax(bad)], unflatten)
-    shift, basis, curvature, center_xi = _preconditioner(draws[total:], center, divergence)
+    shift, basis, curvature, center_xi, hessian = _preconditioner(draws[total:], center, divergence)
     xi = np.linalg.solve(basis, (z - shift).T).T.reshape(num_runs, num_live, -1)
+    directions, direction_curvature = coordinate_directions(basis, curvature)
+    probes = 0
+    if coordinate_steps is None and not hessian:  # no quadratic model: nothing to tell a singular D by
+        coordinate_steps = 0
+    if coordinate_steps is None:
+        def divergence_at(points: np.ndarray) -> np.ndarray:
+            return np.asarray(_evaluate_many(jnp.asarray(shift + points @ basis.T), evaluate=evaluate))
+
+        singular, probes = singular_flat_directions(divergence_at, curvature, center_xi, float(t[0]),
+                                                    jax.random.fold_in(key, 1))
+        coordinate_steps = min(xi.shape[-1], AUTO_COORDINATE_UPDATES) if singular else 0
     out = _run_levels(key_run, jnp.asarray(xi), jnp.asarray(logw.reshape(num_runs, num_live)),
                       jnp.asarray(d.reshape(num_runs, num_live)), jnp.asarray(t[0]), jnp.asarray(shift),
                       jnp.asarray(basis), jnp.asarray(curvature), jnp.asarray(center_xi),
-                      evaluate=evaluate, max_levels=jnp.asarray(max_levels), num_steps=num_steps,
-                      num_proposals=num_proposals,
-                      capacity=_capacity(max_levels), max_shrink=max_shrink)
+                      jnp.asarray(directions), jnp.asarray(direction_curvature), evaluate=evaluate,
+                      max_levels=jnp.asarray(max_levels), num_steps=num_steps, num_proposals=num_proposals,
+                      coordinate_steps=coordinate_steps, capacity=_capacity(max_levels),
+                      max_shrink=max_shrink)
     out = jax.tree.map(np.asarray, out)
     if out.nan_found:
         _raise_nan(shift + basis @ out.nan_position, unflatten)
     seconds = time.perf_counter() - start
-    return _summarize(out, t, num_live, num_delete, num_steps, num_proposals, max_levels, seconds, total)
+    return _summarize(out, t, num_live, num_delete, num_steps, num_proposals, coordinate_steps, max_levels,
+                      seconds, total + probes)
 
 
 def _raise_nan(z: np.ndarray, unflatten: Callable[[Array], Mapping[str, Array]] | None) -> None:
@@ -469,12 +549,13 @@ def _warn_poor_mixing(t: np.ndarray, inflation: np.ndarray, runs: int) -> None:
             f"the {runs} independent nested runs disagree {inflation[worst]:.0f}× more than the shrinkage "
             f"statistics allow at eps2 = {t[worst]:.3g} (99.9 % threshold {threshold:.1f}; "
             f"{int(bad.sum())} radii affected): the constrained moves are not mixing there, so log_volume "
-            "may be biased low even though its stderr includes the spread; raise num_steps/num_live or "
-            "compare with a larger run", PoorMixingWarning, stacklevel=3)
+            "may be biased low even though its stderr includes the spread; raise num_steps/"
+            "coordinate_steps/num_live or compare with a larger run", PoorMixingWarning, stacklevel=3)
 
 
 def _summarize(out: _Levels, t: np.ndarray, num_live: int, num_delete: int, num_steps: int,
-               num_proposals: int, max_levels: int, seconds: float, initial_evaluations: int) -> VolumeCurve:
+               num_proposals: int, coordinate_steps: int, max_levels: int, seconds: float,
+               initial_evaluations: int) -> VolumeCurve:
     count = int(out.count)
     evals, autocorr = out.evaluations[:count], out.autocorr[:count]
     levels, live = out.levels[: count + 1], out.live[: count + 1]
@@ -507,10 +588,11 @@ def _summarize(out: _Levels, t: np.ndarray, num_live: int, num_delete: int, num_
     diagnostics = {
         "num_evaluations": int(evals.sum()) + initial_evaluations, "num_levels": count,
         "num_live": num_live, "num_delete": num_delete, "num_runs": int(levels.shape[1]),
-        "num_steps": num_steps, "num_proposals": num_proposals, "stop": stop, "seconds": seconds,
+        "num_steps": num_steps, "num_proposals": num_proposals, "coordinate_steps": coordinate_steps,
+        "stop": stop, "seconds": seconds,
         "levels": levels[1:], "log_volume_levels": mean_shrink * np.arange(1, count + 1),
         "acceptance": out.moved[:count], "evaluations": evals,
-        "evaluations_per_step": (evals - num_proposals * num_live) / (num_live * max(num_steps, 1)),
+        "evaluations_per_step": evals / (num_live * num_steps),
         "proposal_acceptance": out.accepted[:count],
         "divergence_autocorr": autocorr,
         "moves_ess": num_live * np.clip((1 - autocorr) / (1 + autocorr), 0, 1),
@@ -550,6 +632,7 @@ def sampled_volume(
     num_runs: int = 8,
     num_steps: int = 4,
     num_proposals: int = 2,
+    coordinate_steps: int | None = None,
     max_levels: int = 1000,
     **model_kwargs: Any,
 ) -> VolumeCurve:
@@ -559,8 +642,11 @@ def sampled_volume(
     ``mc.log_prior``, Jacobian included), with D from :func:`bayesvol.kl_function` for the covariates
     ``model_kwargs``. The standard errors pool the order-statistics variance of the shrinkage with the
     spread of the runs; ``effective_dim`` is k(t) = 2 d log V / d log t on the ``eps2`` grid (central
-    differences) with its error pooled the same way. See :func:`nested_volume` for the options,
-    :func:`nested_gibbs_bound` for B_n from the same run, :func:`to_arviz` for the sampler's health.
+    differences) with its error pooled the same way. The moves are independence proposals from the
+    level's Laplace ellipsoid and elliptical slice steps, plus coordinate slice updates when D is singular
+    (``coordinate_steps=None``: chosen automatically, see the module docstring). See :func:`nested_volume`
+    for the options, :func:`nested_gibbs_bound` for B_n from the same run, :func:`to_arviz` for the
+    sampler's health.
 
     Raises
     ------
@@ -574,7 +660,8 @@ def sampled_volume(
     sample_prior = partial(_flat_prior_sample, mc)
     return nested_volume(divergence, mc.log_prior, sample_prior, eps2, key=key, center=mc.flatten(params0),
                          unflatten=mc.unflatten, num_live=num_live, num_runs=num_runs,
-                         num_steps=num_steps, num_proposals=num_proposals, max_levels=max_levels)
+                         num_steps=num_steps, num_proposals=num_proposals, coordinate_steps=coordinate_steps,
+                         max_levels=max_levels)
 
 
 def _flat_prior_sample(mc: ModelClass, key: Array) -> Array:
@@ -612,17 +699,20 @@ def nested_gibbs_bound(curve: VolumeCurve, n: Any) -> Estimate:
 def to_arviz(curve: VolumeCurve) -> xr.DataTree:
     """The sampler's health per (run, level) as an ArviZ DataTree (group ``sample_stats``).
 
-    Variables: ``level`` (D threshold, nats), ``acceptance`` (fraction of slice steps that found a new
-    point), ``evaluations`` (D evaluations), ``evaluations_per_step``, ``steps`` (slice steps per point),
+    Variables: ``level`` (D threshold, nats), ``acceptance`` (fraction of slice updates, elliptical and
+    coordinate, that found a new point), ``proposal_acceptance`` (fraction of independence proposals
+    accepted; 0 at levels where they are not used), ``evaluations`` (D evaluations), ``evaluations_per_step``,
+    ``steps`` (elliptical slice steps per point), ``coordinate_steps`` (coordinate slice updates per point),
     ``divergence_autocorr`` (correlation of log D before/after the moves) and ``moves_ess`` (N(1−ρ)/(1+ρ),
     the effective number of fresh points per level).
     """
     from arviz_base import from_dict
 
     diag = curve.diagnostics
-    names = ["levels", "acceptance", "evaluations", "evaluations_per_step", "divergence_autocorr",
-             "moves_ess"]
+    names = ["levels", "acceptance", "proposal_acceptance", "evaluations", "evaluations_per_step",
+             "divergence_autocorr", "moves_ess"]
     data = {("level" if k == "levels" else k): np.asarray(diag[k], dtype=float).T for k in names}
     data["steps"] = np.full_like(data["level"], diag["num_steps"])
+    data["coordinate_steps"] = np.full_like(data["level"], diag.get("coordinate_steps", 0))
     return from_dict({"sample_stats": data}, sample_dims=["run", "level_index"],
                      attrs={"sample_stats": {"method": "nested", "num_evaluations": diag["num_evaluations"]}})

@@ -94,7 +94,8 @@ def test_05_agnostic_projection_and_losses(tmp_path):
 
 
 def test_06_volume_dimension_is_twice_the_learning_coefficient(tmp_path):
-    r = run_example("06_singular_models", tmp_path)["models"]["gaussian_mixture"]
+    models = run_example("06_singular_models", tmp_path)["models"]
+    r = models["gaussian_mixture"]
     # k(t) at the second radius is a secant over three decades; its stderr (≈ 0.05 here) is well below
     # the 15 % tolerance, which covers the sub-leading terms of D at t ≈ 1e-5
     k, k_se = r["k_mcmc"][1], r["k_mcmc_se"][1]
@@ -102,6 +103,14 @@ def test_06_volume_dimension_is_twice_the_learning_coefficient(tmp_path):
     assert abs(k - r["two_lambda"]) <= 0.15 * r["two_lambda"], (k, k_se)
     # Laplace sees one curvature direction: k → 1, and it overestimates V visibly at small t
     assert abs(r["k_laplace"][0] - 1.0) < 0.02
+    assert r["log_v_laplace"][0] - r["log_v_mcmc"][0] > 5 * r["log_v_mcmc_se"][0]
+    # reduced-rank regression: k at 1e-2 is the secant over 1e-3 … 1e-1 (≈ 6.7 from the log factor of
+    # multiplicity 2, stderr ≈ 0.1); Laplace sees the rank-5 Fisher information and overestimates V
+    r = models["reduced_rank_regression"]
+    assert r["two_lambda"] == 7.0
+    k, k_se = r["k_mcmc"][1], r["k_mcmc_se"][1]
+    assert k_se < 0.3 and abs(k - 7.0) <= 0.15 * 7.0, (k, k_se)
+    assert abs(r["k_laplace"][0] - 5.0) < 0.02
     assert r["log_v_laplace"][0] - r["log_v_mcmc"][0] > 5 * r["log_v_mcmc_se"][0]
 
 
