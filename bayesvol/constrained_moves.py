@@ -273,20 +273,22 @@ def singular_flat_directions(divergence_at: Callable[[np.ndarray], np.ndarray], 
 
     ``divergence_at`` maps points ξ (n, d) to D; ``curvature`` holds the h_i of the quadratic model
     ½ Σ h_i (ξ_i − ξ0_i)², ``center`` ξ0. Directions with h_i < 2 t_min stay as wide as the prior (≈ 1 in ξ)
-    in the quadratic model even at the smallest radius. If D is flat along them too (a non-identifiable
-    linear combination), the level sets are cylinders over them, which the elliptical moves cross with the
-    prior's scale; if D grows there at higher order (a singular model: D ≈ ¼δ⁴, D ≈ ½‖b aᵀ‖², …), the level
-    sets are curved tubes. Probes: 16 random directions of that subspace (combinations: along one axis of
-    it D can be exactly 0, e.g. a row of A alone) at 1 and 2 prior standard deviations from ξ0. Returns
-    (singular, evaluations of D used). A function of D, the quadratic model and randomness only.
+    in the quadratic model even at the smallest radius. If D follows its quadratic model along them (a
+    non-identifiable linear combination: D flat), the level sets are cylinders over them, which the
+    elliptical moves cross with the prior's scale; if D exceeds it there by more than t_min (a singular
+    model: D ≈ ¼δ⁴, D ≈ ½‖b aᵀ‖², …), the level sets are curved tubes. Probes: 16 random directions of that
+    subspace (combinations: along one axis of it D can be exactly 0, e.g. a row of A alone) at 1 and 2
+    prior standard deviations from ξ0. Returns (singular, evaluations of D used). A function of D, the
+    quadratic model and randomness only.
     """
     flat = curvature < 2.0 * t_min
     if not np.any(flat):
         return False, 0
     v = np.asarray(jax.random.normal(key, (_NUM_PROBES // 2, curvature.size))) * flat
     v /= np.linalg.norm(v, axis=1, keepdims=True)
-    d = divergence_at(center + np.concatenate([v, 2.0 * v]))
-    return bool(np.any(d[~np.isnan(d)] > t_min)), _NUM_PROBES
+    steps = np.concatenate([v, 2.0 * v])
+    excess = divergence_at(center + steps) - 0.5 * steps**2 @ curvature
+    return bool(np.any(excess[~np.isnan(excess)] > t_min)), _NUM_PROBES
 
 
 class EllipsoidProposal(NamedTuple):

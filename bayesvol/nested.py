@@ -24,12 +24,12 @@ level L is computed from (h, ξ0, L) alone (:func:`_level_reference`), never fro
 Every move leaves the restricted prior exactly invariant given the level: its shape (reference, line
 directions, bracket lengths) is a function of L, the quadratic model, the prior and fixed constants.
 
-Singular D: where the Hessian leaves directions flat at eps2[0] and D still grows along them at higher
-order (:func:`bayesvol.constrained_moves.singular_flat_directions`, 32 evaluations), the level sets are
-thin curved tubes that the elliptical moves cross only in tiny steps; each level then also gets min(d, 32)
-slice updates per point along single original coordinates (``coordinate_steps``; the module docstring of
-:mod:`bayesvol.constrained_moves` gives the reasons and the measurements). A regular D keeps the
-elliptical moves alone.
+Singular D: where the Hessian leaves directions flat at eps2[0] and D still grows along them beyond its
+quadratic model (:func:`bayesvol.constrained_moves.singular_flat_directions`, 32 evaluations), the level
+sets are thin curved tubes that the elliptical moves cross only in tiny steps; each level then also gets
+min(d, 32) slice updates per point along single original coordinates (``coordinate_steps``; the module
+docstring of :mod:`bayesvol.constrained_moves` gives the reasons and the measurements). A regular D keeps
+the elliptical moves alone.
 
 Cost: reaching log V = −c takes ≈ 2c levels of R·N·(steps)·(≈ 3–6 evaluations per slice step) +
 R·N·(coordinate steps)·(≈ 2–4 per update) evaluations of D (on reduced-rank regression an elliptical step
@@ -426,9 +426,11 @@ def nested_volume(
     coordinate_steps
         Slice-sampling updates of every point per level along one original coordinate z_j each (j at
         random; :func:`bayesvol.constrained_moves.coordinate_slice_step`), spread over the elliptical
-        steps. None (default): min(d, 32) when D is singular (it grows beyond eps2[0] along directions its
-        Hessian leaves flat), else 0 (also when the Hessian is not computed: d > 2000 or not finite);
-        0: elliptical moves alone.
+        steps. None (default): min(d, 32) when D is singular (it exceeds its quadratic model by more than
+        eps2[0] along directions that model leaves as wide as the prior at eps2[0]), else 0 (also when the
+        Hessian is not computed: d > 2000 or not finite); 0: elliptical moves alone. A large eps2[0] on a
+        regular but far from quadratic D (logistic regression with eps2[0] = 0.5) also switches them on:
+        that costs evaluations, never accuracy.
     max_levels
         Level budget; reaching log V ≈ −c needs about N·c/K = 2c levels.
     max_shrink
