@@ -427,7 +427,9 @@ def ggn(mc: ModelClass, params: Mapping[str, Any], **model_kwargs: Any) -> Array
 def _gram_spectrum(mc: ModelClass, params0: Mapping[str, Any], sqrt_cov: Array | None, project: Array | None,
                    num_eigenvectors: int, model_kwargs: Mapping[str, Any]) -> Spectrum:
     g, info = gram_factor(mc, params0, sqrt_cov=sqrt_cov, **model_kwargs)
-    gram, factored = gram_matrix(g, weight_blocks(mc.z_layout))
+    # the gradients are as precise as the parameters they were taken at (float32 z: float32 rounding)
+    eps = float(np.finfo(np.asarray(_z(mc, params0)).dtype).eps)
+    gram, factored = gram_matrix(g, weight_blocks(mc.z_layout), eps=eps)
     vals, w = np.linalg.eigh(gram)
     order = np.argsort(vals)[::-1]
     vals, w = vals[order], w[:, order]

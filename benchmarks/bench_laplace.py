@@ -10,7 +10,7 @@ factor G = per-example Jacobians, G Gᵀ, eigh, projections, the generalized χ�
 call (compile included) and second call (compiled). G Gᵀ is also timed alone: dense (BLAS syrk) it costs
 (mk)²d flops, which the issue's goal (≤ 3× the m per-example gradients + the eigendecomposition) leaves
 out; with the rank-one weight blocks factored (bayesvol.gram) it costs a pass over G plus (mk)²(p + q)
-per p × q weight. Lanczos: medians of 3 compiled runs at 30 and 60 steps, against the same number of
+per p × q weight. Lanczos: medians of 5 compiled runs at 30 and 60 steps, against the same number of
 Hessian-vector products chained in a compiled loop.
 """
 
@@ -79,15 +79,16 @@ def gram_benchmark(widths, m, dtype, label, full=True):
     # breakdown (compiled): prior, factor G, G Gᵀ, eigh, gχ²
     t_prior, prior = once(lambda: prior_gaussian(mc, z0))
     t_factor, (g, _) = once(lambda: gram_factor(mc, params0, sqrt_cov=prior.sqrt_cov, x=x))
-    t_gram, (gram, factored) = once(lambda: gram_matrix(g, weight_blocks(mc.z_layout)))
+    eps = float(np.finfo(z0.dtype).eps)
+    t_gram, (gram, factored) = once(lambda: gram_matrix(g, weight_blocks(mc.z_layout), eps=eps))
     t_eig, (lam, _) = once(lambda: np.linalg.eigh(gram))
     a = 0.5 * lam[lam > lam.max() * 1e-12]
     t_gchisq, _ = once(lambda: gchisq_volume(eps2, a, np.ones_like(a)).log_cdf)
     floor = t_per_example + t_eigh
     if not full:  # one pass only (memory and time): the call is the sum of its parts, compile included
         t_cold = t_warm = t_prior + t_factor + t_gram + t_eig + t_gchisq
-    print(f"\n[{label}] MLP d = {d:,} ({g.dtype} Jacobians), m = {m} rows, rank {a.size}; "
-          f"{factored:,} of the d columns of G in rank-one factored blocks")
+    print(f"\n[{label}] MLP d = {d:,} ({z0.dtype} parameters, {g.dtype} Jacobians), m = {m} rows, "
+          f"rank {a.size}; {factored:,} of the d columns of G in rank-one factored blocks")
     print(f"  full-batch gradient                 {t_grad * 1e3:9.1f} ms   (unit)")
     print(f"  m per-example gradients (vmapped)   {t_per_example * 1e3:9.1f} ms   "
           f"= {t_per_example / t_grad:6.1f} gradients")
@@ -135,7 +136,7 @@ def lanczos_benchmark(num_matvecs=30):
         once(lambda k=k: run(k))
         once(lambda k=k: power(k, z0, v, params0, x))
     def median(fn):
-        return float(np.median([once(fn)[0] for _ in range(3)]))
+        return float(np.median([once(fn)[0] for _ in range(5)]))
 
     t1, t2 = median(lambda: run(num_matvecs)), median(lambda: run(2 * num_matvecs))
     p1 = median(lambda: power(num_matvecs, z0, v, params0, x))

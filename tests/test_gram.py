@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import models
-from bayesvol.curvature import fisher, fisher_spectrum, spectrum_from_matrix
+from bayesvol.curvature import fisher, fisher_spectrum, gram_factor, spectrum_from_matrix
 from bayesvol.gram import gram_matrix, weight_blocks
 
 
@@ -62,3 +62,22 @@ def test_mlp_fisher_spectrum_through_factored_blocks(sqrt_cov):
     gram = fisher_spectrum(mc, zoo.true_params, method="gram", sqrt_cov=scale, **cov)
     assert gram.diagnostics["factored_columns"] == (400 if sqrt_cov is None else 0)
     np.testing.assert_allclose(gram.eigenvalues, dense.eigenvalues[:30], rtol=1e-9)
+
+
+def test_gradients_of_float32_parameters_are_factored_at_float32_precision():
+    # Gradients taken at float32 parameters are rank one only to float32 rounding (≈ 0.2 ε₃₂), though
+    # stored in float64: the check runs at the parameters' precision, and the factored Gram matrix agrees
+    # with the dense product of the same G to that precision.
+    zoo = models.get("mlp_regression", d_in=10, widths=(40,), d_out=1, sigma=0.5)
+    mc = zoo.model_class
+    x = zoo.sample_covariates(jax.random.PRNGKey(3), 30)["x"].astype(np.float32)
+    params = {k: np.asarray(v, np.float32) for k, v in zoo.true_params.items()}
+    g, _ = gram_factor(mc, params, x=x)
+    blocks = weight_blocks(mc.z_layout)
+    assert gram_matrix(g, blocks)[1] == 0  # at G's own (float64) precision the blocks are not rank one
+    gram, factored = gram_matrix(g, blocks, eps=float(np.finfo(np.float32).eps))
+    assert factored == 400
+    dense, _ = gram_matrix(g)
+    np.testing.assert_allclose(gram, dense, atol=1e-6 * np.abs(dense).max())
+    spectrum = fisher_spectrum(mc, params, method="gram", x=x)
+    assert spectrum.diagnostics["factored_columns"] == 400
