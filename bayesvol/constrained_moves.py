@@ -46,7 +46,7 @@ still agreeing. On a regular D the updates are not worth their cost: forcing min
 linear-Gaussian benchmark took 4.5× (d = 10) and 9.7× (d = 50) the evaluations for no gain in accuracy.
 
 Neither move's shape may depend on the point it moves (nor on its clones): see
-``bayesvol.nested._level_reference``. Both cap the evaluations of one update at ``max_shrink`` (the point
+:func:`level_reference`. Both cap the evaluations of one update at ``max_shrink`` (the point
 then stays where it is); since the forward and the reverse move see the same sequence of brackets, the
 cap keeps them reversible.
 
@@ -74,7 +74,7 @@ sampling. JMLR 15, 2087–2112 (a reference Gaussian fitted to a population, lik
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -91,6 +91,8 @@ __all__ = [
     "coordinate_widths",
     "elliptical_slice_step",
     "independence_step",
+    "level_proposal",
+    "level_reference",
     "singular_flat_directions",
 ]
 
@@ -346,3 +348,46 @@ def independence_step(
     moved = LevelState(position, log_prior, divergence)
     new_state = jax.tree.map(lambda a, b: jnp.where(accept, a, b), moved, state)
     return new_state, MoveInfo(jnp.ones((), jnp.int32), accept, is_nan, jnp.where(is_nan, position, 0.0))
+
+
+def level_reference(level: Array, curvature: Array, center: Array) -> Reference:
+    """The Gaussian that shapes the moves at level L, from the quadratic model of D alone.
+
+    In ξ the prior is ≈ N(0, I) and D ≈ ½ Σ h_i (ξ_i − ξ0_i)²: the level set is an ellipsoid of half-widths
+    √(2L/h_i), and the uniform distribution on it has variances 2L/(h_i (d_eff + 2)), d_eff = Σ g_i/(1+g_i)
+    the number of directions narrower than the prior. The reference is the product of N(0, I) with
+    N(ξ0, diag 2L/(h (d_eff + 2))). It depends on the run's points only through L, and given L the
+    surviving points are i.i.d.: the move is exactly invariant. (A reference fitted to the points — all,
+    the other half, the removed ones, or pilot runs' — depends on the points it moves or is too noisy in
+    d ≳ N dimensions: measured biases of 0.01–0.03 nats per level, compounding over hundreds of levels.)
+    """
+    h = jnp.maximum(curvature, 0.0)
+
+    def update(d_eff: Array, _: Any) -> tuple[Array, None]:
+        g = (d_eff + 2.0) * h / (2.0 * level)
+        return jnp.sum(g / (1.0 + g)), None
+
+    d_eff, _ = jax.lax.scan(update, jnp.asarray(float(h.size)), None, length=30)
+    g = (d_eff + 2.0) * h / (2.0 * level)
+    return Reference(center * g / (1.0 + g), 1.0 / jnp.sqrt(1.0 + g))
+
+
+def level_proposal(level: Array, curvature: Array, center: Array) -> tuple[EllipsoidProposal, Array]:
+    """The independence proposal at level L, from the quadratic model of D alone.
+
+    Axes where the Laplace ellipsoid {½ Σ h_i (ξ_i − ξ0_i)² ≤ L} is narrower than the prior (half-width
+    √(2L/h_i) < 1) are drawn uniformly in it, enlarged by 2^{1/#stiff} (twice its volume, so a mildly
+    non-quadratic level set is still covered); the others from the slice moves' reference Gaussian
+    (:func:`level_reference`). Exact D = quadratic, deep levels: about half the proposals land inside
+    the level set and are accepted as fresh independent points. Also returns whether the level is in
+    that regime: no curved axis with a half-width between 1 and 10 prior widths (there, measured on a
+    50-dimensional Gaussian, the stiff axes fill the level's budget and almost nothing is accepted).
+    """
+    h = jnp.maximum(curvature, 0.0)
+    half_width = jnp.sqrt(2.0 * level / jnp.where(h > 0, h, 1.0))
+    stiff = (h > 0) & (half_width < 1.0)
+    enlarge = 2.0 ** (1.0 / jnp.maximum(jnp.sum(stiff), 1))
+    width = jnp.where(stiff, enlarge * half_width, 1.0)
+    reference = level_reference(level, curvature, center)
+    usable = jnp.all((h <= 0) | (half_width < 1.0) | (half_width >= 10.0))
+    return EllipsoidProposal(jnp.where(stiff, center, 0.0), width, stiff, reference), usable

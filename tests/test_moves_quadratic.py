@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from bayesvol.constrained_moves import LevelState, elliptical_slice_step, independence_step
-from bayesvol.nested import _level_proposal, _level_reference
+from bayesvol.constrained_moves import (
+    LevelState,
+    elliptical_slice_step,
+    independence_step,
+    level_proposal,
+    level_reference,
+)
 
 H = jnp.array([40.0, 4.0, 0.0])  # a stiff axis, a mildly curved one and a flat one
 CENTER = jnp.array([0.3, -0.5, 0.0])
@@ -47,10 +52,10 @@ def test_exact_draws_stay_exact(divergence, move):
     state = LevelState(start, jax.vmap(log_prior)(start), jax.vmap(divergence)(start))
     level = jnp.asarray(LEVEL)
     if move == "independence":
-        proposal, _ = _level_proposal(level, H, CENTER)
+        proposal, _ = level_proposal(level, H, CENTER)
         step = jax.vmap(lambda k, s: independence_step(k, s, proposal, level, evaluate))
     else:
-        ref = _level_reference(level, H, CENTER)
+        ref = level_reference(level, H, CENTER)
         step = jax.vmap(lambda k, s: elliptical_slice_step(k, s, ref, level, evaluate))
     keys = jax.random.split(jax.random.PRNGKey(2), 3)
     for key in keys:  # three moves, so that a biased kernel drifts visibly

@@ -22,7 +22,7 @@ from scipy.stats import chi2, halfnorm, ncx2
 
 import bayesvol as bv
 import models
-from bayesvol import nested
+from bayesvol import nested, nested_statistics
 from bayesvol.gchisq import gchisq_log_cdf
 from bayesvol.nested import (
     NestedBudgetError,
@@ -366,7 +366,7 @@ def test_budget_too_small_says_what_is_needed(bernoulli_mc):
                       **SMALL)
     needed = int(re.search(r"pass max_levels ≥ (\d+)", str(info.value)).group(1))
     # the exact need: log V(1e-8) / E log(shrinkage per level), V from the Beta(½, ½) CDF on the KL interval
-    exact_need = bernoulli_exact(eps2)[0] / nested._shrinkage(32, 16)[0]
+    exact_need = bernoulli_exact(eps2)[0] / nested_statistics._shrinkage(32, 16)[0]
     # extrapolated from 6 levels with the local volume dimension: right within 30%
     assert abs(needed - exact_need) <= 0.3 * exact_need, (needed, exact_need)
 
