@@ -372,22 +372,23 @@ def level_reference(level: Array, curvature: Array, center: Array) -> Reference:
     return Reference(center * g / (1.0 + g), 1.0 / jnp.sqrt(1.0 + g))
 
 
-def level_proposal(level: Array, curvature: Array, center: Array) -> tuple[EllipsoidProposal, Array]:
+def level_proposal(level: Array, curvature: Array, center: Array, reference: Reference
+                   ) -> tuple[EllipsoidProposal, Array]:
     """The independence proposal at level L, from the quadratic model of D alone.
 
     Axes where the Laplace ellipsoid {½ Σ h_i (ξ_i − ξ0_i)² ≤ L} is narrower than the prior (half-width
     √(2L/h_i) < 1) are drawn uniformly in it, enlarged by 2^{1/#stiff} (twice its volume, so a mildly
-    non-quadratic level set is still covered); the others from the slice moves' reference Gaussian
-    (:func:`level_reference`). Exact D = quadratic, deep levels: about half the proposals land inside
-    the level set and are accepted as fresh independent points. Also returns whether the level is in
-    that regime: no curved axis with a half-width between 1 and 10 prior widths (there, measured on a
-    50-dimensional Gaussian, the stiff axes fill the level's budget and almost nothing is accepted).
+    non-quadratic level set is still covered); the others from the slice moves' ``reference`` Gaussian
+    at the same level (:func:`level_reference`). Exact D = quadratic, deep levels: about half the
+    proposals land inside the level set and are accepted as fresh independent points. Also returns
+    whether the level is in that regime: no curved axis with a half-width between 1 and 10 prior widths
+    (there, measured on a 50-dimensional Gaussian, the stiff axes fill the level's budget and almost
+    nothing is accepted).
     """
     h = jnp.maximum(curvature, 0.0)
     half_width = jnp.sqrt(2.0 * level / jnp.where(h > 0, h, 1.0))
     stiff = (h > 0) & (half_width < 1.0)
     enlarge = 2.0 ** (1.0 / jnp.maximum(jnp.sum(stiff), 1))
     width = jnp.where(stiff, enlarge * half_width, 1.0)
-    reference = level_reference(level, curvature, center)
     usable = jnp.all((h <= 0) | (half_width < 1.0) | (half_width >= 10.0))
     return EllipsoidProposal(jnp.where(stiff, center, 0.0), width, stiff, reference), usable

@@ -183,17 +183,16 @@ def _run_levels(key: Array, positions: Array, log_prior: Array, divergence: Arra
         if num_proposals:
             # Only where every curved axis is clearly inside or outside the prior's width (the deep regime):
             # in between, the product proposal misses the level set and would only cost evaluations.
-            proposal, usable = jax.vmap(level_proposal, in_axes=(0, None, None))(level, curvature, center)
+            proposal, usable = jax.vmap(level_proposal, in_axes=(0, None, None, 0))(
+                level, curvature, center, reference)
             state, accepted, evals, nan_found, nan_xi = jax.lax.cond(
                 jnp.any(usable), lambda state: jax.vmap(run_proposals)(
                     jax.random.split(key_propose, runs), state, proposal, level), skip, state)
-        moved = zeros
-        if num_steps:
-            state, move_evals, moved, move_nan, move_nan_xi = jax.vmap(one_run)(
-                jax.random.split(key_move, runs), state, reference, level)
-            evals = evals + move_evals
-            nan_xi = jnp.where(nan_found[:, None], nan_xi, move_nan_xi)
-            nan_found = nan_found | move_nan
+        state, move_evals, moved, move_nan, move_nan_xi = jax.vmap(one_run)(  # num_steps ≥ 1
+            jax.random.split(key_move, runs), state, reference, level)
+        evals = evals + move_evals
+        nan_xi = jnp.where(nan_found[:, None], nan_xi, move_nan_xi)
+        nan_found = nan_found | move_nan
         end = jnp.log(state.divergence + 1e-300)
         autocorr = jax.vmap(lambda a, b: jnp.corrcoef(a, b)[0, 1])(start, end)
         k = c.count

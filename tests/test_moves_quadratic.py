@@ -52,7 +52,7 @@ def test_exact_draws_stay_exact(divergence, move):
     state = LevelState(start, jax.vmap(log_prior)(start), jax.vmap(divergence)(start))
     level = jnp.asarray(LEVEL)
     if move == "independence":
-        proposal, _ = level_proposal(level, H, CENTER)
+        proposal, _ = level_proposal(level, H, CENTER, level_reference(level, H, CENTER))
         step = jax.vmap(lambda k, s: independence_step(k, s, proposal, level, evaluate))
     else:
         ref = level_reference(level, H, CENTER)

@@ -436,8 +436,9 @@ def test_poor_mixing_is_reported(rrr):
     the curved level sets; the runs disagree and the estimator must say so rather than stay silent."""
     zoo, x = rrr
     with pytest.warns(bv.PoorMixingWarning, match="not mixing"):
-        curve = sampled_volume(zoo.model_class, zoo.true_params, np.geomspace(0.1, 1.0, 3),
+        # down to t = 0.01 the runs disagree by 30–3,000× the order statistics (5 seeds measured)
+        curve = sampled_volume(zoo.model_class, zoo.true_params, np.geomspace(0.01, 1.0, 3),
                                key=jax.random.PRNGKey(0), num_live=32, num_runs=8, coordinate_steps=0,
                                num_proposals=0, x=x)
     assert curve.diagnostics["coordinate_steps"] == 0
-    assert np.max(curve.diagnostics["variance_inflation"]) > chi2.ppf(0.999, 7) / 7  # the warning's threshold
+    assert np.max(curve.diagnostics["variance_inflation"]) > 10
