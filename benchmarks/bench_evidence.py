@@ -22,8 +22,8 @@ import numpy as np
 from scipy.stats import norm
 
 import bayesvol  # noqa: F401  (float64)
-import models
-from bayesvol.evidence import tempered_log_marginal
+import bayesvol_zoo as models
+from bayesvol.inference.evidence import tempered_log_marginal
 
 
 def closed_form(y, x, sigma, tau):

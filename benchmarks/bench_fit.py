@@ -14,8 +14,8 @@ import jax
 from numpyro.infer import MCMC, NUTS
 
 import bayesvol as bv  # noqa: F401  (host devices, float64)
-import models
-from bayesvol.fit import choose_chain_method, fit
+import bayesvol_zoo as models
+from bayesvol.inference.fit import choose_chain_method, fit
 
 
 def main():

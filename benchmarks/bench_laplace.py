@@ -9,7 +9,8 @@ m × m symmetric matrix. The Laplace figure is the full ``laplace_volume`` call 
 factor G = per-example Jacobians, G Gᵀ, eigh, projections, the generalized χ² curve on 100 radii), first
 call (compile included) and second call (compiled). G Gᵀ is also timed alone: dense (BLAS syrk) it costs
 (mk)²d flops, which the issue's goal (≤ 3× the m per-example gradients + the eigendecomposition) leaves
-out; with the rank-one weight blocks factored (bayesvol.gram) it costs a pass over G plus (mk)²(p + q)
+out; with the rank-one weight blocks factored (bayesvol.curvature.gram) it
+costs a pass over G plus (mk)²(p + q)
 per p × q weight. Lanczos: medians of 5 compiled runs at 30 and 60 steps, against the same number of
 Hessian-vector products chained in a compiled loop.
 """
@@ -25,11 +26,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import bayesvol as bv
-import models
-from bayesvol.curvature import gram_factor
-from bayesvol.gchisq import gchisq_volume
-from bayesvol.gram import gram_matrix, weight_blocks
-from bayesvol.laplace import prior_gaussian
+import bayesvol_zoo as models
+from bayesvol.curvature.fisher import gram_factor
+from bayesvol.curvature.gram import gram_matrix, weight_blocks
+from bayesvol.volume.gchisq import gchisq_volume
+from bayesvol.volume.laplace import prior_gaussian
 
 
 def timed(fn, repeats=5):

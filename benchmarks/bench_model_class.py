@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import bayesvol as bv
-import models
-from models.neural import mlp_param_count
+import bayesvol_zoo as models
+from bayesvol_zoo.neural import mlp_param_count
 
 SIGMA = 0.5
 M_ROWS = 1_000

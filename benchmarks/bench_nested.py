@@ -1,7 +1,8 @@
 """Nested volume estimator vs dynesty: D evaluations and wall time to log V ≈ −200 within ±0.3 nats.
 
 Problem: linear-Gaussian, D(θ) = (θ−θ0)ᵀA(θ−θ0) with A = XᵀX/(2m) (m = 4d rows), prior N(0, I); the exact
-log V(t) is a generalized χ² distribution function (bayesvol.gchisq). Both samplers get the same "likelihood"
+log V(t) is a generalized χ² distribution function (bayesvol.volume.gchisq). Both
+samplers get the same "likelihood"
 −D and the same prior (dynesty through prior_transform = Gaussian ppf); dynesty's estimate of log V(t) is
 its log X at the first dead point with D ≤ t.
 
@@ -29,8 +30,8 @@ import numpy as np
 from scipy.stats import norm
 
 import bayesvol  # noqa: F401  (float64)
-from bayesvol.gchisq import gchisq_log_cdf
-from bayesvol.nested import nested_volume
+from bayesvol.volume.gchisq import gchisq_log_cdf
+from bayesvol.volume.nested import nested_volume
 
 TARGET, ACCURACY = -200.0, 0.3
 

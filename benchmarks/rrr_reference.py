@@ -7,7 +7,7 @@ with N(0, 1) priors, so D(A, B) = ½ tr((BA − W0) S (BA − W0)ᵀ), S = XᵀX
 Method: V(t) = E_A[P(D ≤ t | A)], and given A the conditional is exact. Row i of W = BA is Aᵀb_i with
 b_i ~ N(0, I₂), so with M = S^{½}Aᵀ and y_i = S^{½}w0_i, D = c(A) + Σ_i ½ (b_i − b̂_i)ᵀ MᵀM (b_i − b̂_i): a
 constant (the least-squares residual of y_i on the columns of M) plus a six-term generalized χ², whose
-distribution function bayesvol.gchisq computes to ~1e-9. The expectation over A is importance sampled,
+distribution function bayesvol.volume.gchisq computes to ~1e-9. The expectation over A is importance sampled,
 because the mass sits on rare A: A = diag(σ) Vᵀ (B's prior is invariant under A → RA, R orthogonal, so
 the left singular vectors drop out) with
   - the normal n of A's row space drawn so that v = n·â0 (uniform on [−1, 1] under the prior) is
@@ -38,8 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import integrate
 
-import models
-from bayesvol import gchisq
+import bayesvol_zoo as models
+from bayesvol.volume import gchisq
 
 RADII = [*np.geomspace(1e-4, 1e-1, 7).tolist(), 1.0]
 CHUNK = 100_000
@@ -52,7 +52,7 @@ LOG_NORM = np.log(integrate.dblquad(lambda y, x: (x * x - y * y) * x * y * np.ex
 
 @jax.jit
 def _conditional_log_cdf(t, rho, msq):
-    # the exact quadrature of bayesvol.gchisq for one normalized form (max weight 1), vmapped below
+    # the exact quadrature of bayesvol.volume.gchisq for one normalized form (max weight 1), vmapped below
     form = gchisq._form(rho, msq)
     return gchisq._exact_one(t, form, jnp.sum(rho * (1.0 + msq)))[0]
 

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import bayesvol as bv
-import models
+import bayesvol_zoo as models
 
 NAME = "overparameterization"
 

@@ -22,8 +22,8 @@ import numpy as np
 from numpyro.infer import Predictive
 
 import bayesvol as bv
-import models
-from bayesvol import plots
+import bayesvol_zoo as models
+from bayesvol.app import plots
 
 NAME = "complexity_range"
 

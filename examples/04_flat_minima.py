@@ -23,7 +23,7 @@ import numpy as np
 import optax
 
 import bayesvol as bv
-import models
+import bayesvol_zoo as models
 
 NAME = "flat_minima"
 

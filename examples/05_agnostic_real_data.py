@@ -22,8 +22,8 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer
 
 import bayesvol as bv
-import models
-from bayesvol import plots
+import bayesvol_zoo as models
+from bayesvol.app import plots
 
 NAME = "agnostic_real_data"
 FEATURES = ("mean radius", "mean texture", "mean smoothness", "mean concave points")

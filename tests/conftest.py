@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import bayesvol  # noqa: F401  (switches on float64)
-import models
+import bayesvol_zoo as models
 
 jax.config.update("jax_enable_x64", True)
 

@@ -4,12 +4,12 @@ import jax
 import numpy as np
 import pytest
 
-import models
-from bayesvol.bounds import laplace_gibbs_bound, regret_bound
-from bayesvol.curvature import fisher_spectrum
-from bayesvol.gchisq import gchisq_log_cdf
-from bayesvol.laplace import laplace_volume, prior_gaussian
-from bayesvol.volume_curve import VolumeCurve
+import bayesvol_zoo as models
+from bayesvol.curvature.fisher import fisher_spectrum
+from bayesvol.volume.bounds import laplace_gibbs_bound, regret_bound
+from bayesvol.volume.curve import VolumeCurve
+from bayesvol.volume.gchisq import gchisq_log_cdf
+from bayesvol.volume.laplace import laplace_volume, prior_gaussian
 
 SIGMA, TAU = 0.7, 1.5
 

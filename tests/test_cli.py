@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bayesvol.cli import main
+from bayesvol.app.cli import main
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -90,7 +90,7 @@ def test_spectrum_json_and_files(capsys, tmp_path: Path) -> None:
     import jax
     import numpy as np
 
-    import models
+    import bayesvol_zoo as models
 
     code, out, err = _run(capsys, "spectrum", "--model", "linear_regression", "--option", "d=3",
                           "--m", "50", "--n", "10", "--json", "--out", str(tmp_path))

@@ -14,7 +14,7 @@ import pytest
 from conftest import assert_within_se
 
 import bayesvol  # noqa: F401  (float64)
-from bayesvol.constrained_moves import (
+from bayesvol.volume.constrained_moves import (
     LevelState,
     Reference,
     coordinate_slice_step,

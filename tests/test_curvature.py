@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import models
-from bayesvol.curvature import (
+import bayesvol_zoo as models
+from bayesvol.curvature.fisher import (
     CurvatureError,
     Spectrum,
     fisher,

@@ -10,8 +10,8 @@ from conftest import assert_within_se
 from scipy import integrate, special, stats
 
 import bayesvol as bv
-import models
-from bayesvol.divergence import distribution_kl, family
+import bayesvol_zoo as models
+from bayesvol.divergence.kl import distribution_kl, family
 
 # ----------------------------------------------------------------------------- hand formulas (numpy)
 p1, p2 = np.array([0.3, 0.05, 0.9]), np.array([0.6, 0.2, 0.85])

@@ -5,8 +5,8 @@ import pytest
 from jax.scipy.special import logsumexp
 
 import bayesvol as bv
-import models
-from bayesvol.evidence import log_marginal, sequential_log_marginal, tempered_log_marginal
+import bayesvol_zoo as models
+from bayesvol.inference.evidence import log_marginal, sequential_log_marginal, tempered_log_marginal
 
 
 def gaussian_log_evidence(y, x, sigma, tau):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import bayesvol as bv
-import models
-from bayesvol.fit import SamplerError, SamplerWarning, choose_chain_method, fit
+import bayesvol_zoo as models
+from bayesvol.inference.fit import SamplerError, SamplerWarning, choose_chain_method, fit
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 from scipy import integrate, optimize, special, stats
 
 import bayesvol  # noqa: F401  (float64)
-from bayesvol.gchisq import (
+from bayesvol.volume.gchisq import (
     gchisq_dlog_cdf_dlog_t,
     gchisq_log_cdf,
     gchisq_log_cdf_saddlepoint,

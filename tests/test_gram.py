@@ -4,9 +4,9 @@ import jax
 import numpy as np
 import pytest
 
-import models
-from bayesvol.curvature import fisher, fisher_spectrum, gram_factor, spectrum_from_matrix
-from bayesvol.gram import gram_matrix, weight_blocks
+import bayesvol_zoo as models
+from bayesvol.curvature.fisher import fisher, fisher_spectrum, gram_factor, spectrum_from_matrix
+from bayesvol.curvature.gram import gram_matrix, weight_blocks
 
 
 def _rank_one_rows(rng, m, p, q, dtype=np.float64):

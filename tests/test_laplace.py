@@ -9,10 +9,10 @@ import pytest
 from scipy import optimize, stats
 
 import bayesvol as bv
-import models
-from bayesvol.curvature import CurvatureError
-from bayesvol.gchisq import gchisq_log_cdf
-from bayesvol.laplace import LaplaceError, effective_dimension, laplace_volume
+import bayesvol_zoo as models
+from bayesvol.curvature.fisher import CurvatureError
+from bayesvol.volume.gchisq import gchisq_log_cdf
+from bayesvol.volume.laplace import LaplaceError, effective_dimension, laplace_volume
 
 
 def exact_linear_gaussian(zoo, x):

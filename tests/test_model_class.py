@@ -12,7 +12,7 @@ from numpyro.infer.util import log_density, log_likelihood, potential_energy, un
 from scipy import stats
 
 import bayesvol as bv
-import models
+import bayesvol_zoo as models
 
 # ----------------------------------------------------------------------------- a model with everything
 # Constrained priors (HalfNormal, Beta, Dirichlet, Gamma, LogNormal), a support depending on another

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from bayesvol.constrained_moves import (
+from bayesvol.volume.constrained_moves import (
     LevelState,
     elliptical_slice_step,
     independence_step,

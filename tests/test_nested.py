@@ -21,10 +21,10 @@ from scipy.stats import beta as beta_dist
 from scipy.stats import chi2, halfnorm, ncx2
 
 import bayesvol as bv
-import models
-from bayesvol import nested, nested_statistics
-from bayesvol.gchisq import gchisq_log_cdf
-from bayesvol.nested import (
+import bayesvol_zoo as models
+from bayesvol.volume import nested, nested_statistics
+from bayesvol.volume.gchisq import gchisq_log_cdf
+from bayesvol.volume.nested import (
     NestedBudgetError,
     NestedSamplingError,
     UnreachedVolumeWarning,

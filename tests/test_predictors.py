@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import bayesvol as bv
-import models
-from bayesvol.predictors import erm, predictive_log_loss
+import bayesvol_zoo as models
+from bayesvol.regret.predictors import erm, predictive_log_loss
 
 
 @pytest.fixture(scope="module")

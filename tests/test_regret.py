@@ -6,9 +6,8 @@ from scipy.special import betaln
 from scipy.stats import binom
 
 import bayesvol as bv
-import models
-from bayesvol.gchisq import gchisq_log_cdf
-from bayesvol.regret import (
+import bayesvol_zoo as models
+from bayesvol.regret.regret import (
     Truth,
     compare,
     dataset_truth,
@@ -16,6 +15,7 @@ from bayesvol.regret import (
     regret_curve,
     volume_bounds,
 )
+from bayesvol.volume.gchisq import gchisq_log_cdf
 
 P0 = 0.3
 

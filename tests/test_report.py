@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from bayesvol.report import Report, ReportError, jsonable
+from bayesvol.app.report import Report, ReportError, jsonable
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REQUIRE = os.environ.get("BAYESVOL_REQUIRE_CHROMIUM") == "1"

@@ -8,8 +8,8 @@ from conftest import assert_within_se
 from scipy import integrate, stats
 
 import bayesvol as bv
-import models
-from models.singular import reduced_rank_learning_coefficient
+import bayesvol_zoo as models
+from bayesvol_zoo.singular import reduced_rank_learning_coefficient
 
 ZOO = sorted(models.REGISTRY)
 

@@ -3,7 +3,7 @@
 Batch nested sampling (adaptive multilevel splitting) with the "likelihood" −D. Each of R independent
 runs keeps N live points drawn from the prior restricted to {D < L_k}; the next level L_{k+1} is the K-th
 largest D among them, the K points at or above it are replaced by clones of the survivors, and every
-point is moved inside {D < L_{k+1}} (:mod:`bayesvol.constrained_moves`): first by independence
+point is moved inside {D < L_{k+1}} (:mod:`bayesvol.volume.constrained_moves`): first by independence
 Metropolis–Hastings proposals from the level's Laplace ellipsoid (at deep levels of a near-quadratic D about
 half are accepted, each a fresh independent point for one evaluation), then by elliptical slice sampling
 and, where D is singular, by slice sampling along single original coordinates. With perfect moves the
@@ -20,16 +20,18 @@ mix well (R = 1: the order statistics alone).
 Preconditioning: ξ = B⁻¹(z − z̄), B = L·V, with L Lᵀ the prior covariance (from prior draws) and V the
 eigenvectors of Lᵀ H L, H the Hessian of D at θ0 (``jax.hessian``, d ≤ 2000): the prior is ≈ N(0, I) and
 the local KL ellipsoid is axis-aligned with curvatures h. The Gaussian that shapes the slice moves at
-level L is computed from (h, ξ0, L) alone (:func:`bayesvol.constrained_moves.level_reference`), never
+level L is computed from (h, ξ0, L) alone (:func:`bayesvol.volume.constrained_moves.level_reference`), never
 from the points it moves.
 Every move leaves the restricted prior exactly invariant given the level: its shape (reference, line
 directions, bracket lengths) is a function of L, the quadratic model, the prior and fixed constants.
 
 Singular D: where the Hessian leaves directions flat at eps2[0] and D still grows along them beyond its
-quadratic model (:func:`bayesvol.constrained_moves.singular_flat_directions`, 32 evaluations), the level
+quadratic model (:func:`bayesvol.volume.constrained_moves.singular_flat_directions`, 32 evaluations), the
+level
 sets are thin curved tubes that the elliptical moves cross only in tiny steps; each level then also gets
 min(d, 32) slice updates per point along single original coordinates (``coordinate_steps``; the module
-docstring of :mod:`bayesvol.constrained_moves` gives the reasons and the measurements). A regular D keeps
+docstring of :mod:`bayesvol.volume.constrained_moves` gives the reasons and the measurements). A regular D
+keeps
 the elliptical moves alone.
 
 Cost: reaching log V = −c takes ≈ 2c levels of R·N·(steps)·(≈ 3–6 evaluations per slice step) +
@@ -48,7 +50,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesvol.constrained_moves import (
+from bayesvol.divergence.kl import kl_function
+from bayesvol.model.model_class import Array, ModelClass, prior_sample
+from bayesvol.volume.constrained_moves import (
     AUTO_COORDINATE_UPDATES,
     EllipsoidProposal,
     LevelState,
@@ -63,9 +67,8 @@ from bayesvol.constrained_moves import (
     level_reference,
     singular_flat_directions,
 )
-from bayesvol.divergence import kl_function
-from bayesvol.model_class import Array, ModelClass, prior_sample
-from bayesvol.nested_statistics import (
+from bayesvol.volume.curve import VolumeCurve
+from bayesvol.volume.nested_statistics import (
     NestedBudgetError,
     NestedSamplingError,
     PoorMixingWarning,
@@ -75,7 +78,6 @@ from bayesvol.nested_statistics import (
     nested_gibbs_bound,
     to_arviz,
 )
-from bayesvol.volume_curve import VolumeCurve
 
 __all__ = [
     "NestedBudgetError",
@@ -339,14 +341,15 @@ def nested_volume(
         fewest sequential levels.
     num_proposals
         Independence Metropolis–Hastings proposals per point per level before the slice steps, drawn from
-        the level's Laplace ellipsoid (:func:`~bayesvol.constrained_moves.level_proposal`): one evaluation
+        the level's Laplace ellipsoid (:func:`~bayesvol.volume.constrained_moves.level_proposal`): one
+        evaluation
         each, and an accepted one is an independent point, so they are the cheap moves where D is
         near-quadratic; where it is not, they are mostly rejected and cost only their evaluations. Used
         only at levels where every curved axis is clearly narrower or wider than the prior (and evaluated
         only there).
     coordinate_steps
         Slice-sampling updates of every point per level along one original coordinate z_j each (j at
-        random; :func:`bayesvol.constrained_moves.coordinate_slice_step`), spread over the elliptical
+        random; :func:`bayesvol.volume.constrained_moves.coordinate_slice_step`), spread over the elliptical
         steps. None (default): min(d, 32) when D is singular (it exceeds its quadratic model by more than
         eps2[0] along directions that model leaves as wide as the prior at eps2[0]), else 0 (also when the
         Hessian is not computed: d > 2000 or not finite); 0: elliptical moves alone. A large eps2[0] on a

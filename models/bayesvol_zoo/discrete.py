@@ -11,7 +11,7 @@ import numpyro
 import numpyro.distributions as dist
 from jax.scipy.special import gammaln
 
-from models._zoo import Facts, ZooModel
+from bayesvol_zoo._zoo import Facts, ZooModel
 
 __all__ = ["bernoulli", "categorical", "markov_chain"]
 

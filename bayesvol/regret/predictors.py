@@ -33,8 +33,8 @@ import optax
 import optax.tree_utils as otu
 from jax.scipy.special import logsumexp
 
-from bayesvol.fit import check_data, fit
-from bayesvol.model_class import Array, ModelClass, ModelClassError, prior_sample
+from bayesvol.inference.fit import check_data, fit
+from bayesvol.model.model_class import Array, ModelClass, ModelClassError, prior_sample
 
 __all__ = [
     "PREDICTORS",

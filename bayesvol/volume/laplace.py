@@ -12,7 +12,8 @@ m = Uᵀ L⁻¹(z0 − μ), so
 
     log V(t) = log C + log P[Q ≤ t],  u ~ N(0, I)
 
-— a generalized non-central χ² distribution function (:mod:`bayesvol.gchisq`), flat directions (a_i = 0)
+— a generalized non-central χ² distribution function (:mod:`bayesvol.volume.gchisq`), flat directions
+(a_i = 0)
 contributing nothing. The volume dimension k(t) = 2 d log V / d log t comes from the same contour integral.
 """
 
@@ -27,10 +28,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
 
-from bayesvol.curvature import DENSE_MAX_DIM, CurvatureError, Spectrum, fisher_spectrum
-from bayesvol.gchisq import gchisq_volume
-from bayesvol.model_class import ModelClass, ModelClassError
-from bayesvol.volume_curve import VolumeCurve
+from bayesvol.curvature.fisher import DENSE_MAX_DIM, CurvatureError, Spectrum, fisher_spectrum
+from bayesvol.model.model_class import ModelClass, ModelClassError
+from bayesvol.volume.curve import VolumeCurve
+from bayesvol.volume.gchisq import gchisq_volume
 
 __all__ = ["LaplaceError", "PriorGaussian", "effective_dimension", "laplace_volume", "prior_gaussian"]
 

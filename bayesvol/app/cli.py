@@ -172,7 +172,7 @@ def load_model(spec: str, model_options: dict[str, Any] | None = None) -> Any:
     with ``--truth``) and whose covariates come from a function ``covariates(key, m)`` in the same file
     when there is one (otherwise the class is taken as generative with ``n = m`` rows).
     """
-    from bayesvol.problem import registry
+    from bayesvol.model.problem import registry
 
     model_options = model_options or {}
     if ":" not in spec and not spec.endswith(".py"):
@@ -206,8 +206,8 @@ def _as_zoo_model(obj: Any, name: str, module: Any, model_options: dict[str, Any
     import jax
 
     import bayesvol as bv
-    from bayesvol.model_class import prior_sample
-    from bayesvol.problem import Facts, Problem
+    from bayesvol.model.model_class import prior_sample
+    from bayesvol.model.problem import Facts, Problem
 
     if isinstance(obj, Problem):
         return obj
@@ -240,7 +240,7 @@ def _set_truth(zoo: Any, truth: dict[str, Any] | None) -> Any:
 
     import jax.numpy as jnp
 
-    from bayesvol.model_class import ModelClassError
+    from bayesvol.model.model_class import ModelClassError
 
     params = {k: jnp.asarray(v, dtype=float) for k, v in truth.items()}
     try:
@@ -260,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(getattr(args, "debug", False))
     try:
         options = resolve_options(args)
-        from bayesvol import experiments
+        from bayesvol.app import experiments
 
         if args.command == "models":
             result = experiments.list_models(None, options)
@@ -271,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 zoo = _set_truth(load_model(options["model"], options["model_options"]), options["truth"])
             result = experiments.COMMANDS[args.command](zoo, options)
         if options["json"]:
-            from bayesvol.report import jsonable
+            from bayesvol.app.report import jsonable
 
             json.dump(jsonable(result), sys.stdout, indent=2)
             print()

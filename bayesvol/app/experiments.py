@@ -72,10 +72,10 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     d. Shown: the mixture's online regret R_n against B_n and min_t [n t + Comp(t)] from the Laplace and
     the nested-sampling volume curves, the batch regret of mixture vs ERM, and k_eff(n).
     """
-    from bayesvol import plots
-    from bayesvol.laplace import effective_dimension
-    from bayesvol.regret import regret_curve
-    from bayesvol.report import Report
+    from bayesvol.app import plots
+    from bayesvol.app.report import Report
+    from bayesvol.regret.regret import regret_curve
+    from bayesvol.volume.laplace import effective_dimension
 
     seed = int(options.get("seed", 0))
     ns = list(options.get("n") or [5, 10, 20, 40, 80, 160])
@@ -161,7 +161,7 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
 
 def _diagnostic_fit(zoo: Any, n: int, key: jax.Array) -> Any:
     """The main sampler run shown in the report: NUTS on one data set of n rows from the truth."""
-    from bayesvol.fit import fit
+    from bayesvol.inference.fit import fit
 
     key_data, key_fit = jax.random.split(key)
     covariates, data = zoo.simulate(key_data, n)
@@ -227,8 +227,8 @@ def _covariates(zoo: Any, options: Mapping[str, Any], key: jax.Array) -> dict[st
 
 def _volume_curves(zoo: Any, options: Mapping[str, Any], covariates: Mapping[str, Any], key: jax.Array,
                    methods: Any = ("laplace", "nested")) -> dict[str, Any]:
-    from bayesvol.laplace import laplace_volume
-    from bayesvol.nested import sampled_volume
+    from bayesvol.volume.laplace import laplace_volume
+    from bayesvol.volume.nested import sampled_volume
 
     eps2 = _eps2_grid()
     curves = {}
@@ -242,8 +242,8 @@ def _volume_curves(zoo: Any, options: Mapping[str, Any], covariates: Mapping[str
 
 def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     """Log V(t) of KL balls around the truth from the Laplace and nested-sampling estimators."""
-    from bayesvol import plots
-    from bayesvol.report import Report
+    from bayesvol.app import plots
+    from bayesvol.app.report import Report
 
     report = Report(Path(options["out"]), title=f"bayesvol volume — {zoo.name}")
     key_cov, key = jax.random.split(jax.random.PRNGKey(int(options.get("seed", 0))))
@@ -289,9 +289,9 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
 
 def regret_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     """Expected regret of the predictors over n, with the volume bounds of both estimators."""
-    from bayesvol import plots
-    from bayesvol.regret import regret_curve
-    from bayesvol.report import Report
+    from bayesvol.app import plots
+    from bayesvol.app.report import Report
+    from bayesvol.regret.regret import regret_curve
 
     report = Report(Path(options["out"]), title=f"bayesvol regret — {zoo.name}")
     key_cov, key_volume, key = jax.random.split(jax.random.PRNGKey(int(options.get("seed", 0))), 3)
@@ -338,9 +338,9 @@ def regret_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
 
 def spectrum_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     """Curvature spectrum at the truth (prior-whitened) and the effective dimension k_eff(n)."""
-    from bayesvol import plots
-    from bayesvol.laplace import effective_dimension, laplace_volume
-    from bayesvol.report import Report
+    from bayesvol.app import plots
+    from bayesvol.app.report import Report
+    from bayesvol.volume.laplace import effective_dimension, laplace_volume
 
     report = Report(Path(options["out"]), title=f"bayesvol spectrum — {zoo.name}")
     covariates = _covariates(zoo, options, jax.random.PRNGKey(int(options.get("seed", 0))))
@@ -391,8 +391,8 @@ def _load_dataset(name: str) -> tuple[np.ndarray, np.ndarray, str]:
 
 def compare_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     """Held-out and prequential log loss of the predictors on a real data set (no known truth)."""
-    from bayesvol.regret import compare
-    from bayesvol.report import Report
+    from bayesvol.app.report import Report
+    from bayesvol.regret.regret import compare
 
     x, y, name = _load_dataset(str(options.get("data") or "breast_cancer"))
     report = Report(Path(options["out"]), title=f"bayesvol compare — {zoo.name} on {name}")
@@ -416,7 +416,7 @@ def compare_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
 
 def list_models(zoo: Any = None, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The zoo's models and their facts."""
-    from bayesvol.problem import registry
+    from bayesvol.model.problem import registry
 
     zoo_registry = registry()
     rows = []

@@ -53,7 +53,7 @@ class VolumeCurve:
         return -np.asarray(self.log_volume)
 
     def to_arviz(self) -> Any:
-        """The sampler run behind the curve as an ArviZ DataTree (see :func:`bayesvol.nested.to_arviz`).
+        """The sampler run behind the curve as an ArviZ DataTree (:func:`bayesvol.volume.nested.to_arviz`).
 
         Raises
         ------
@@ -63,7 +63,7 @@ class VolumeCurve:
         """
         if self.method != "nested":
             raise ValueError(f"a {self.method!r} volume curve has no sampler run to diagnose")
-        from bayesvol.nested import to_arviz
+        from bayesvol.volume.nested import to_arviz
 
         return to_arviz(self)
 

@@ -19,7 +19,8 @@ fitted on the whole data set.
 
 **Bounds.** From a volume curve V(t) on a grid t_1 < … < t_K, :func:`volume_bounds` returns
 B_n = −log ∫ e^{−nt} dV(t) and min_t [n t − log V(t)] (DESIGN.md §1), through
-``bayesvol.bounds.regret_bound`` (closed form for a Laplace curve, else its Riemann bracket's midpoint).
+``bayesvol.volume.bounds.regret_bound``
+(closed form for a Laplace curve, else its Riemann bracket's midpoint).
 """
 
 from __future__ import annotations
@@ -34,11 +35,10 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from bayesvol.bounds import regret_bound
-from bayesvol.evidence import sequential_log_marginal
-from bayesvol.fit import check_data
-from bayesvol.model_class import Array, ModelClass, ModelClassError
-from bayesvol.predictors import (
+from bayesvol.inference.evidence import sequential_log_marginal
+from bayesvol.inference.fit import check_data
+from bayesvol.model.model_class import Array, ModelClass, ModelClassError
+from bayesvol.regret.predictors import (
     PREDICTORS,
     erm,
     exact_log_q,
@@ -47,7 +47,8 @@ from bayesvol.predictors import (
     prefix_rows,
     take_rows,
 )
-from bayesvol.volume_curve import VolumeCurve
+from bayesvol.volume.bounds import regret_bound
+from bayesvol.volume.curve import VolumeCurve
 
 __all__ = [
     "Truth",
@@ -127,7 +128,7 @@ def dataset_truth(data: Any, **covariates: Any) -> Truth:
 def volume_bounds(curve: VolumeCurve, ns: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """B_n = −log ∫ e^{−nt} dV(t) and min_t [n t − log V(t)] for each n (nats), from a volume curve.
 
-    Thin wrapper of :func:`bayesvol.bounds.regret_bound` (closed form for a Laplace curve, else the
+    Thin wrapper of :func:`bayesvol.volume.bounds.regret_bound` (closed form for a Laplace curve, else the
     midpoint of its Riemann bracket) that ignores the points a sampler could not reach (NaN).
     """
     log_v = np.asarray(curve.log_volume, dtype=float)
@@ -224,7 +225,7 @@ def regret_curve(
     seeds
         Non-negative integer seeds: data set s is drawn from ``jax.random.fold_in(key, s)``.
     predictors
-        Names from ``bayesvol.predictors.PREDICTORS``.
+        Names from ``bayesvol.regret.predictors.PREDICTORS``.
     key
         JAX PRNG key.
     exact_log_marginal
@@ -239,8 +240,8 @@ def regret_curve(
     projection_size
         Rows drawn from an agnostic truth to fit the projection θ*.
     predictor_options, smc_options
-        Extra keyword arguments for :func:`~bayesvol.predictors.predictive_log_loss` and
-        :func:`~bayesvol.evidence.sequential_log_marginal`.
+        Extra keyword arguments for :func:`~bayesvol.regret.predictors.predictive_log_loss` and
+        :func:`~bayesvol.inference.evidence.sequential_log_marginal`.
     on_seed
         Called with each seed once its data set is done (progress reporting).
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 
-from models._zoo import Facts, ZooModel
+from bayesvol_zoo._zoo import Facts, ZooModel
 
 __all__ = ["attention", "mlp", "mlp_forward", "mlp_param_count"]
 

@@ -1,6 +1,7 @@
 """MCMC moves on the prior restricted to a KL level set, π(ξ) ∝ w(ξ) 1{D(ξ) < L}.
 
-The nested volume estimator (:mod:`bayesvol.nested`) needs, at every level L, fresh draws from the prior
+The nested volume estimator (:mod:`bayesvol.volume.nested`) needs, at every level L, fresh draws from the
+prior
 restricted to {D < L}. The moves here work in the preconditioned coordinates ξ of the estimator, where the
 prior is ≈ N(0, I) and the Hessian of D at θ0 is diagonal. Two are slice samplers (they never reject: a
 bracket shrinks towards the current point, which is always on the slice); the third is an independence

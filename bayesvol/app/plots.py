@@ -19,7 +19,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from bayesvol.volume_curve import VolumeCurve
+from bayesvol.volume.curve import VolumeCurve
 
 __all__ = [
     "STYLE",

@@ -11,7 +11,8 @@ Gauss–Newton matrix there), η_i the parameters of the likelihood's distributi
 Choice of Λ. Rather than a table of output-space Fisher matrices per family (1/σ² for a Normal mean,
 diag(p) − ppᵀ for Categorical logits, p(1 − p) for Bernoulli logits, …), Λ_i is derived generically as the
 Hessian of KL(p0 ‖ p(η)) in the *flattened pytree leaves* η of the NumPyro distribution object on that row
-(its loc/scale, logits, probs, …), using the closed-form KLs of :mod:`bayesvol.divergence`. This covers every
+(its loc/scale, logits, probs, …), using the closed-form KLs of
+:mod:`bayesvol.divergence.kl`. This covers every
 family with a closed-form KL, in whatever parameterization the model wrote it, and is exactly the Fisher
 information of the family in η. Leaves that do not depend on z (a fixed σ, a ``total_count``) have zero
 Jacobian rows and are dropped, so k counts only the outputs that move.
@@ -40,9 +41,9 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from bayesvol.divergence import distribution_kl, kl_function
-from bayesvol.gram import gram_matrix, weight_blocks
-from bayesvol.model_class import Array, ModelClass, ModelClassError
+from bayesvol.curvature.gram import gram_matrix, weight_blocks
+from bayesvol.divergence.kl import distribution_kl, kl_function
+from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
 __all__ = [
     "CurvatureError",

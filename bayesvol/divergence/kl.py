@@ -19,7 +19,7 @@ import numpyro.distributions as dist
 from jax.scipy.special import digamma, gammaln
 from numpyro.distributions.kl import kl_divergence as _numpyro_kl
 
-from bayesvol.model_class import Array, ModelClass, ModelClassError
+from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
 __all__ = [
     "Estimate",

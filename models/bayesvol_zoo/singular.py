@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 
-from models._zoo import Facts, ZooModel
+from bayesvol_zoo._zoo import Facts, ZooModel
 
 __all__ = ["gaussian_mixture", "reduced_rank_learning_coefficient", "reduced_rank_regression"]
 

@@ -1,6 +1,6 @@
 """The statistics of a nested volume run: log V(t), k(t) and B_n with their errors, and the run's health.
 
-Turns the levels of :func:`bayesvol.nested.nested_volume` into a :class:`~bayesvol.VolumeCurve`. With
+Turns the levels of :func:`bayesvol.volume.nested.nested_volume` into a :class:`~bayesvol.VolumeCurve`. With
 perfect moves the prior masses X_k = V(L_k) shrink by independent factors X_{k+1}/X_k ~ Beta(N−K+1, K);
 between levels, with j of the N live points at level k having D ≤ t, log V(t) = log X_k + ψ(j+½) − ψ(N+1).
 The R runs are independent: every reported error pools their spread with the order-statistics variance
@@ -18,8 +18,8 @@ import xarray as xr
 from scipy.special import digamma, logsumexp, polygamma
 from scipy.stats import chi2
 
-from bayesvol.divergence import Estimate
-from bayesvol.volume_curve import VolumeCurve
+from bayesvol.divergence.kl import Estimate
+from bayesvol.volume.curve import VolumeCurve
 
 __all__ = [
     "NestedBudgetError",

@@ -1,6 +1,6 @@
 """The Bayes mixture's code length: log Q(x^n) = log ∫ w(θ) Π_i P_θ(x_i) dθ, with a standard error (nats).
 
-Three paths, all returning the same :class:`~bayesvol.divergence.Estimate`:
+Three paths, all returning the same :class:`~bayesvol.divergence.kl.Estimate`:
 
 * **exact** — an exact log-marginal function supplied by the caller (a conjugate class's closed form);
 * **tempered SMC from the Laplace approximation** (default sampling path) — BlackJAX's adaptive tempered
@@ -30,10 +30,10 @@ import numpyro.distributions as dist
 from blackjax.smc.resampling import systematic
 from jax.scipy.special import logsumexp
 
-from bayesvol.divergence import Estimate
-from bayesvol.fit import check_data
-from bayesvol.model_class import Array, ModelClass, ModelClassError, prior_sample
-from bayesvol.predictors import _hashable, _row_split, erm
+from bayesvol.divergence.kl import Estimate
+from bayesvol.inference.fit import check_data
+from bayesvol.model.model_class import Array, ModelClass, ModelClassError, prior_sample
+from bayesvol.regret.predictors import _hashable, _row_split, erm
 
 __all__ = [
     "EvidenceError",

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer import MCMC, NUTS
 
-from bayesvol.model_class import Array, ModelClass, ModelClassError
+from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
 __all__ = ["Posterior", "SamplerError", "SamplerWarning", "choose_chain_method", "fit"]
 

@@ -22,9 +22,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.special import logsumexp
 
-from bayesvol.curvature import Spectrum
-from bayesvol.gchisq import gchisq_log_cdf
-from bayesvol.volume_curve import VolumeCurve
+from bayesvol.curvature.fisher import Spectrum
+from bayesvol.volume.curve import VolumeCurve
+from bayesvol.volume.gchisq import gchisq_log_cdf
 
 __all__ = ["RegretBound", "laplace_gibbs_bound", "regret_bound"]
 

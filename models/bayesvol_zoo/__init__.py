@@ -1,23 +1,26 @@
 """The bayesvol model zoo: NumPyro model classes with their truths, simulators and known facts.
 
-``models.get(name, **options)`` builds an entry; ``models.REGISTRY`` lists the names.
+``bayesvol_zoo.get(name, **options)`` builds an entry; ``bayesvol_zoo.REGISTRY`` lists the names. The source
+lives in the repository's top-level ``models/`` folder; it installs as ``bayesvol_zoo`` so that it cannot
+clash
+with another package called ``models``.
 """
 
 from collections.abc import Callable
 from typing import Any
 
-from models._zoo import Facts as Facts
-from models._zoo import ZooModel as ZooModel
-from models.discrete import bernoulli as bernoulli
-from models.discrete import categorical as categorical
-from models.discrete import markov_chain as markov_chain
-from models.neural import attention as attention
-from models.neural import mlp as mlp
-from models.regression import linear_regression as linear_regression
-from models.regression import logistic_regression as logistic_regression
-from models.regression import polynomial_regression as polynomial_regression
-from models.singular import gaussian_mixture as gaussian_mixture
-from models.singular import reduced_rank_regression as reduced_rank_regression
+from bayesvol_zoo._zoo import Facts as Facts
+from bayesvol_zoo._zoo import ZooModel as ZooModel
+from bayesvol_zoo.discrete import bernoulli as bernoulli
+from bayesvol_zoo.discrete import categorical as categorical
+from bayesvol_zoo.discrete import markov_chain as markov_chain
+from bayesvol_zoo.neural import attention as attention
+from bayesvol_zoo.neural import mlp as mlp
+from bayesvol_zoo.regression import linear_regression as linear_regression
+from bayesvol_zoo.regression import logistic_regression as logistic_regression
+from bayesvol_zoo.regression import polynomial_regression as polynomial_regression
+from bayesvol_zoo.singular import gaussian_mixture as gaussian_mixture
+from bayesvol_zoo.singular import reduced_rank_regression as reduced_rank_regression
 
 __all__ = [
     "REGISTRY",

@@ -13,7 +13,7 @@ from typing import Any
 
 import jax
 
-from bayesvol.model_class import ModelClass
+from bayesvol.model.model_class import ModelClass
 
 __all__ = ["Facts", "Problem", "registry"]
 

@@ -1,0 +1,1 @@
+"""Predictors (Bayes mixture, ERM / plug-in, MAP, SGLD, ensembles) and their regret against the truth."""
