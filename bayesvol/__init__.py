@@ -29,6 +29,9 @@ from bayesvol.divergence.kl import KLFallbackWarning as KLFallbackWarning
 from bayesvol.divergence.kl import kl as kl
 from bayesvol.divergence.kl import kl_estimate as kl_estimate
 from bayesvol.divergence.kl import kl_function as kl_function
+from bayesvol.errors import BayesvolError as BayesvolError
+from bayesvol.errors import BayesvolWarning as BayesvolWarning
+from bayesvol.errors import InputError as InputError
 from bayesvol.inference.evidence import EvidenceError as EvidenceError
 from bayesvol.inference.evidence import log_marginal as log_marginal
 from bayesvol.inference.evidence import sequential_log_marginal as sequential_log_marginal
@@ -63,9 +66,12 @@ from bayesvol.volume.nested import sampled_volume as sampled_volume
 __version__ = "0.1.0"
 
 __all__ = [
+    "BayesvolError",
+    "BayesvolWarning",
     "CurvatureError",
     "Estimate",
     "EvidenceError",
+    "InputError",
     "KLFallbackWarning",
     "LaplaceError",
     "ModelClass",

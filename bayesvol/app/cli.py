@@ -18,10 +18,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bayesvol.errors import InputError
+
 __all__ = ["CLIError", "load_model", "main"]
 
 
-class CLIError(ValueError):
+class CLIError(InputError):
     """Bad command-line input: reported as one line, exit code 2."""
 
 

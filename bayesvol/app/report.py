@@ -18,10 +18,12 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from bayesvol.errors import BayesvolError
+
 __all__ = ["Report", "ReportError", "jsonable"]
 
 
-class ReportError(OSError):
+class ReportError(BayesvolError, OSError):
     """The output folder cannot be created or written."""
 
 

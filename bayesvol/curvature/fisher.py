@@ -43,6 +43,7 @@ import xarray as xr
 
 from bayesvol.curvature.gram import gram_matrix, weight_blocks
 from bayesvol.divergence.kl import distribution_kl, kl_function
+from bayesvol.errors import InputError
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
 __all__ = [
@@ -60,7 +61,7 @@ __all__ = [
 DENSE_MAX_DIM = 3000
 
 
-class CurvatureError(ValueError):
+class CurvatureError(InputError):
     """The curvature cannot be used as asked (indefinite where a minimum was expected, bad method, …)."""
 
 

@@ -19,6 +19,7 @@ import numpyro.distributions as dist
 from jax.scipy.special import digamma, gammaln
 from numpyro.distributions.kl import kl_divergence as _numpyro_kl
 
+from bayesvol.errors import BayesvolWarning
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
 __all__ = [
@@ -39,7 +40,7 @@ class Estimate(NamedTuple):
     stderr: Array
 
 
-class KLFallbackWarning(UserWarning):
+class KLFallbackWarning(BayesvolWarning):
     """No closed-form KL divergence for a pair of distributions: a Monte Carlo estimate is used."""
 
 

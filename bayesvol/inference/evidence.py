@@ -31,6 +31,7 @@ from blackjax.smc.resampling import systematic
 from jax.scipy.special import logsumexp
 
 from bayesvol.divergence.kl import Estimate
+from bayesvol.errors import BayesvolError
 from bayesvol.inference.fit import check_data
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError, prior_sample
 from bayesvol.regret.predictors import _hashable, _row_split, erm
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 
-class EvidenceError(RuntimeError):
+class EvidenceError(BayesvolError, RuntimeError):
     """The evidence estimator could not run (non-finite densities, a path that does not finish)."""
 
 

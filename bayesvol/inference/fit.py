@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer import MCMC, NUTS
 
+from bayesvol.errors import BayesvolError, BayesvolWarning
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
 __all__ = ["Posterior", "SamplerError", "SamplerWarning", "choose_chain_method", "fit"]
@@ -34,11 +35,11 @@ RHAT_MAX = 1.01
 ESS_MIN = 400.0
 
 
-class SamplerWarning(UserWarning):
+class SamplerWarning(BayesvolWarning):
     """The sampler's diagnostics fail a threshold (R-hat > 1.01, bulk ESS < 400, or divergences)."""
 
 
-class SamplerError(RuntimeError):
+class SamplerError(BayesvolError, RuntimeError):
     """The sampler failed outright (e.g. every transition diverged); no draws are returned."""
 
 

@@ -41,13 +41,15 @@ from jax.flatten_util import ravel_pytree
 from numpyro import handlers
 from numpyro.distributions.transforms import biject_to
 
+from bayesvol.errors import InputError
+
 __all__ = ["ModelClass", "ModelClassError"]
 
 Array = jax.Array
 Params = dict[str, Array]
 
 
-class ModelClassError(ValueError):
+class ModelClassError(InputError):
     """A model, its parameters, covariates or data do not fit together."""
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from jax.scipy.linalg import solve_triangular
 
 from bayesvol.curvature.fisher import DENSE_MAX_DIM, CurvatureError, Spectrum, fisher_spectrum
+from bayesvol.errors import InputError
 from bayesvol.model.model_class import ModelClass, ModelClassError
 from bayesvol.volume.curve import VolumeCurve
 from bayesvol.volume.gchisq import gchisq_volume
@@ -39,7 +40,7 @@ __all__ = ["LaplaceError", "PriorGaussian", "effective_dimension", "laplace_volu
 _NEG_TOL = 1e-9
 
 
-class LaplaceError(ValueError):
+class LaplaceError(InputError):
     """The Laplace approximation does not apply (bad radii, a prior or curvature that is not concave)."""
 
 

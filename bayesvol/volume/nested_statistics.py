@@ -19,6 +19,7 @@ from scipy.special import digamma, logsumexp, polygamma
 from scipy.stats import chi2
 
 from bayesvol.divergence.kl import Estimate
+from bayesvol.errors import BayesvolWarning, InputError
 from bayesvol.volume.curve import VolumeCurve
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 Array = jax.Array
 
 
-class NestedSamplingError(ValueError):
+class NestedSamplingError(InputError):
     """The nested volume estimator cannot run on these inputs (bad eps2, a NaN of D, …)."""
 
 
@@ -41,7 +42,7 @@ class NestedBudgetError(NestedSamplingError):
     """The level budget ran out before the smallest requested radius was reached."""
 
 
-class PoorMixingWarning(UserWarning):
+class PoorMixingWarning(BayesvolWarning):
     """The independent runs disagree far more than the shrinkage order statistics allow.
 
     The constrained moves are not mixing (typically a curved, singular level set that the automatic
@@ -51,7 +52,7 @@ class PoorMixingWarning(UserWarning):
     """
 
 
-class UnreachedVolumeWarning(UserWarning):
+class UnreachedVolumeWarning(BayesvolWarning):
     """Some radii lie below the deepest level the run could reach: their log V is NaN."""
 
 

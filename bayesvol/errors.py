@@ -1,0 +1,52 @@
+"""The package's error and warning base classes, and the checks every front door shares.
+
+Every exception bayesvol raises on purpose derives from :class:`BayesvolError` (and from the built-in
+class a caller would expect: ``ValueError`` for bad input, ``RuntimeError`` for a failed computation), and
+every warning from :class:`BayesvolWarning`, so a user can catch or filter all of them at once:
+``warnings.simplefilter("error", bv.BayesvolWarning)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+
+__all__ = ["BayesvolError", "BayesvolWarning", "InputError", "as_key"]
+
+
+class BayesvolError(Exception):
+    """Base class of every error bayesvol raises on purpose."""
+
+
+class BayesvolWarning(UserWarning):
+    """Base class of every warning bayesvol emits."""
+
+
+class InputError(BayesvolError, ValueError):
+    """An argument of a bayesvol function is not of the kind or shape it needs."""
+
+
+def as_key(key: Any, name: str = "key") -> jax.Array:
+    """A JAX random key of either kind, as the raw ``uint32[2]`` array the estimators split.
+
+    Accepts ``jax.random.key(...)`` (typed keys, JAX's recommendation) and ``jax.random.PRNGKey(...)``
+    (raw ``uint32[2]``); anything else — an int, a list, a batch of keys — is refused with an
+    :class:`InputError` naming the argument.
+    """
+    if isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise InputError(f"{name} must be a single random key, got a batch of shape {key.shape}")
+        data = jax.random.key_data(key)
+        if data.shape != (2,):
+            raise InputError(f"{name} must be a threefry key (the default), got {jax.random.key_impl(key)}")
+        return data
+    if isinstance(key, (jax.Array, np.ndarray)) and key.shape == (2,) and key.dtype == np.uint32:
+        return jax.numpy.asarray(key)
+    kind = type(key).__name__
+    shape = f" of shape {key.shape} and dtype {key.dtype}" if hasattr(key, "shape") else ""
+    raise InputError(
+        f"{name} must be a JAX random key (jax.random.key(seed) or jax.random.PRNGKey(seed)), "
+        f"got {kind}{shape}"
+    )
