@@ -45,6 +45,7 @@ from bayesvol.regret.predictors import predictive_log_loss as predictive_log_los
 from bayesvol.regret.regret import Truth as Truth
 from bayesvol.regret.regret import compare as compare
 from bayesvol.regret.regret import dataset_truth as dataset_truth
+from bayesvol.regret.regret import model_truth as model_truth
 from bayesvol.regret.regret import online_regret as online_regret
 from bayesvol.regret.regret import regret_curve as regret_curve
 from bayesvol.volume.bounds import RegretBound as RegretBound
@@ -102,6 +103,7 @@ __all__ = [
     "laplace_volume",
     "log_marginal",
     "loss_hessian",
+    "model_truth",
     "nested_gibbs_bound",
     "nested_volume",
     "online_regret",

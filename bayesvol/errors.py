@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["BayesvolError", "BayesvolWarning", "InputError", "as_key"]
+__all__ = ["BayesvolError", "BayesvolWarning", "InputError", "ModelClassError", "as_key"]
 
 
 class BayesvolError(Exception):
@@ -26,6 +26,10 @@ class BayesvolWarning(UserWarning):
 
 class InputError(BayesvolError, ValueError):
     """An argument of a bayesvol function is not of the kind or shape it needs."""
+
+
+class ModelClassError(InputError):
+    """A model, its parameters, covariates or data do not fit together."""
 
 
 def as_key(key: Any, name: str = "key") -> jax.Array:

@@ -43,7 +43,8 @@ import xarray as xr
 
 from bayesvol.curvature.gram import gram_matrix, weight_blocks
 from bayesvol.divergence.kl import distribution_kl, kl_function
-from bayesvol.errors import InputError
+from bayesvol.errors import InputError, as_key
+from bayesvol.model.covariates import freeze, num_rows, thaw
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
 __all__ = [
@@ -172,14 +173,26 @@ def _z(mc: ModelClass, params: Mapping[str, Any]) -> Array:
         raise ModelClassError(f"params0: {err}") from err
 
 
-def fisher(mc: ModelClass, params0: Mapping[str, Any], **model_kwargs: Any) -> Array:
+def _resolve(mc: ModelClass, covariates: Mapping[str, Any] | None, model_kwargs: Mapping[str, Any],
+             data: Any = None) -> tuple[Any, dict[str, Any]]:
+    """(data values or None, the resolved covariates): the one front-door step of every function here."""
+    if data is None:
+        return None, mc.resolve_covariates(covariates, **model_kwargs)
+    data, carried = mc.data_value(data)
+    return data, mc.resolve_covariates(covariates, data=data, **carried, **model_kwargs)
+
+
+def fisher(mc: ModelClass, params0: Mapping[str, Any], *, covariates: Mapping[str, Any] | None = None,
+           **model_kwargs: Any) -> Array:
     """Dense Fisher information F = ∇²_z D(z)|_{z0} (d × d, nats per unit z²), D per sample at the truth."""
+    _, model_kwargs = _resolve(mc, covariates, model_kwargs)
     z0 = _z(mc, params0)
     return _hessian(mc, z0, dict(params0), None, model_kwargs)
 
 
 def loss_hessian(mc: ModelClass, params: Mapping[str, Any], *, data: Any = None,
-                 params0: Mapping[str, Any] | None = None, **model_kwargs: Any) -> Array:
+                 params0: Mapping[str, Any] | None = None, covariates: Mapping[str, Any] | None = None,
+                 **model_kwargs: Any) -> Array:
     """True Hessian (d × d) of a loss at ``params``: for θ̂, θ* or any other point.
 
     The loss is the empirical −(1/n) Σ log P_z(y_i | x_i) (``data`` given) or the expected excess loss
@@ -188,6 +201,7 @@ def loss_hessian(mc: ModelClass, params: Mapping[str, Any], *, data: Any = None,
     if (data is None) == (params0 is None):
         raise CurvatureError("loss_hessian needs exactly one of data= (empirical loss) or params0= "
                              "(expected loss D(P_θ0 ‖ P_θ))")
+    data, model_kwargs = _resolve(mc, covariates, model_kwargs, data)
     z = _z(mc, params)
     return _hessian(mc, z, None if params0 is None else dict(params0), data, model_kwargs)
 
@@ -199,16 +213,10 @@ def _loss_fn(mc: ModelClass, data: Any, params0: Mapping[str, Any] | None, model
     return kl_function(mc, params0, **model_kwargs)
 
 
-def _split_static(model_kwargs: Mapping[str, Any]) -> tuple[tuple[tuple[str, Any], ...], dict[str, Array]]:
-    """Covariates as (hashable static part, array part): arrays are jit arguments, never constants."""
-    arrays = {k: jnp.asarray(v) for k, v in model_kwargs.items() if hasattr(v, "shape")}
-    return _freeze({k: v for k, v in model_kwargs.items() if k not in arrays}), arrays
-
-
 @partial(jax.jit, static_argnums=(0, 1))
 def _dense_hessian(mc: ModelClass, static: tuple[tuple[str, Any], ...], z: Array, params0: Any, data: Any,
                    arrays: Mapping[str, Array]) -> Array:
-    loss = _loss_fn(mc, data, params0 if data is None else None, {**_thaw(static), **arrays})
+    loss = _loss_fn(mc, data, params0 if data is None else None, {**thaw(static), **arrays})
     return jax.hessian(loss)(z)
 
 
@@ -250,7 +258,7 @@ def lanczos(matvec: Callable[[Array], Array], v0: Array, num: int) -> tuple[Arra
 def _lanczos_core(mc: ModelClass, static: tuple[tuple[str, Any], ...], num: int, z: Array, v0: Array,
                   sqrt_cov: Array | None, params0: Any, data: Any, arrays: Mapping[str, Array]
                   ) -> tuple[Array, Array, Array]:
-    loss = _loss_fn(mc, data, params0 if data is None else None, {**_thaw(static), **arrays})
+    loss = _loss_fn(mc, data, params0 if data is None else None, {**thaw(static), **arrays})
     # linearize once: the primal forward/backward pass at z is shared by every Hessian-vector product
     _, hvp = jax.linearize(jax.grad(loss), z)
 
@@ -261,21 +269,17 @@ def _lanczos_core(mc: ModelClass, static: tuple[tuple[str, Any], ...], num: int,
 
 
 def _hessian(mc: ModelClass, z: Array, params0: Any, data: Any, model_kwargs: Mapping[str, Any]) -> Array:
-    static, arrays = _split_static(model_kwargs)
+    arrays, static = mc.row_layout.split(model_kwargs)
     return _dense_hessian(mc, static, z, params0, data, arrays)
 
 
 # ------------------------------------------------------------------------------------------------
 # Gram path: per-row distribution parameters η_i(z) and their output-space Fisher Λ_i.
-def _split_rows(model_kwargs: Mapping[str, Any]) -> tuple[int, dict[str, Any], dict[str, Any]]:
-    """Covariates with a leading row axis (arrays, ndim ≥ 1, common length m) and the rest."""
-    arrays = {k: v for k, v in model_kwargs.items() if hasattr(v, "shape") and np.ndim(v) >= 1}
-    lengths = {np.shape(v)[0] for v in arrays.values()}
-    if len(lengths) != 1:
-        return 1, {}, dict(model_kwargs)
-    m = lengths.pop()
-    static = {k: v for k, v in model_kwargs.items() if k not in arrays}
-    return m, {k: jnp.asarray(v) for k, v in arrays.items()}, static
+def _split_rows(mc: ModelClass, model_kwargs: Mapping[str, Any]
+                ) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """(rows m, per-row covariates, the rest) by the class's row layout; m = 1 without per-row covariates."""
+    rows, static = mc.row_layout.split(model_kwargs)
+    return (num_rows(next(iter(rows.values()))) if rows else 1), rows, thaw(static)
 
 
 def _is_float(x: Any) -> bool:
@@ -288,38 +292,10 @@ def _row_distribution(mc: ModelClass, z: Array, row: Mapping[str, Array], static
     return mc.observed_trace(mc.unflatten(z), kwargs)[mc.observed_site]["fn"]
 
 
-class _Static:
-    """A covariate that is not row-indexed, made a hashable jit static argument (by identity)."""
-
-    def __init__(self, value: Any):
-        self.value = value
-
-    def __hash__(self) -> int:
-        return id(self.value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Static) and other.value is self.value
-
-
-def _freeze(kwargs: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    def hashable(v: Any) -> bool:
-        try:
-            hash(v)
-        except TypeError:
-            return False
-        return True
-
-    return tuple(sorted((k, v if hashable(v) else _Static(v)) for k, v in kwargs.items()))
-
-
-def _thaw(static: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
-    return {k: v.value if isinstance(v, _Static) else v for k, v in static}
-
-
 def _eta_row(mc: ModelClass, static: tuple[tuple[str, Any], ...], batched: bool, is_float: tuple[bool, ...],
              z: Array, row: Mapping[str, Array]) -> Array:
     """The float distribution parameters η_i(z) of one covariate row, flattened."""
-    fn = _row_distribution(mc, z, row, _thaw(static), batched)
+    fn = _row_distribution(mc, z, row, thaw(static), batched)
     leaves = jax.tree_util.tree_leaves(fn)
     return jnp.concatenate([jnp.ravel(leaf) for leaf, f in zip(leaves, is_float) if f])
 
@@ -366,10 +342,10 @@ def _factor(mc: ModelClass, static: tuple[tuple[str, Any], ...], batched: bool, 
 
     kl_hessian = jax.hessian(partial(_kl_of_eta, is_float))
     if batched:
-        fn0 = jax.vmap(lambda row: _row_distribution(mc, z, row, _thaw(static), True))(rows)
+        fn0 = jax.vmap(lambda row: _row_distribution(mc, z, row, thaw(static), True))(rows)
         lam = jax.vmap(kl_hessian)(jax.vmap(lambda row: eta(z, row))(rows), fn0)
     else:
-        fn0 = _row_distribution(mc, z, {}, _thaw(static), False)
+        fn0 = _row_distribution(mc, z, {}, thaw(static), False)
         lam = kl_hessian(eta(z, {}), fn0)[None] / n_rows
     lam = lam[:, idx_arr][:, :, idx_arr]
     # Λ_i = C_i C_iᵀ by a symmetric square root (Λ_i ⪰ 0 up to rounding; clip only the rounding)
@@ -388,17 +364,19 @@ def _factor(mc: ModelClass, static: tuple[tuple[str, Any], ...], batched: bool, 
 
 
 def gram_factor(mc: ModelClass, params0: Mapping[str, Any], *, sqrt_cov: Array | None = None,
-                **model_kwargs: Any) -> tuple[Array, dict[str, Any]]:
+                covariates: Mapping[str, Any] | None = None, **model_kwargs: Any
+                ) -> tuple[Array, dict[str, Any]]:
     """The factor G (mk × d) with Lᵀ F L = GᵀG: rows C_iᵀ J_i L / √m for each covariate row i.
 
     J_i (k × d) is the per-example Jacobian of the moving distribution parameters of row i (vmapped
     reverse mode: m·k per-example gradients), Λ_i = C_i C_iᵀ the Hessian of the row's KL in them.
     """
+    _, model_kwargs = _resolve(mc, covariates, model_kwargs)
     z0 = _z(mc, params0)
     sqrt_cov = _check_sqrt_cov(sqrt_cov, mc.dim)
-    m, rows, static_kwargs = _split_rows(model_kwargs)
+    m, rows, static_kwargs = _split_rows(mc, model_kwargs)
     batched = bool(rows)
-    static = _freeze(static_kwargs)
+    static = freeze(static_kwargs)
     fn0 = jax.vmap(lambda row: _row_distribution(mc, z0, row, static_kwargs, True))(rows) if batched \
         else _row_distribution(mc, z0, {}, static_kwargs, False)
     is_float = tuple(_is_float(leaf) for leaf in jax.tree_util.tree_leaves(fn0))
@@ -415,14 +393,15 @@ def gram_factor(mc: ModelClass, params0: Mapping[str, Any], *, sqrt_cov: Array |
     return g, {"rows": m if batched else 1, "outputs_per_row": len(idx)}
 
 
-def ggn(mc: ModelClass, params: Mapping[str, Any], **model_kwargs: Any) -> Array:
+def ggn(mc: ModelClass, params: Mapping[str, Any], *, covariates: Mapping[str, Any] | None = None,
+        **model_kwargs: Any) -> Array:
     """Dense generalized Gauss–Newton matrix (1/m) Σ_i J_iᵀ Λ_i J_i at any θ (d × d).
 
     Λ_i is the output-space Fisher information of row i's distribution at θ itself (the Hessian of
     KL(p_θ ‖ p_η) in η), so the GGN is positive semi-definite everywhere and equals the Fisher
     information ∇²D(z0) at the truth.
     """
-    g, _ = gram_factor(mc, params, **model_kwargs)
+    g, _ = gram_factor(mc, params, covariates=covariates, **model_kwargs)
     return g.T @ g
 
 
@@ -458,7 +437,7 @@ def _lanczos_spectrum(mc: ModelClass, z: Array, params0: Any, data: Any, model_k
     d = mc.dim
     v0 = jax.random.normal(key, (d,), z.dtype)
     num = min(num_matvecs, d)
-    static, arrays = _split_static(model_kwargs)
+    arrays, static = mc.row_layout.split(model_kwargs)
     vals, vecs, slq = _lanczos_core(mc, static, num, z, v0, sqrt_cov, params0, data, arrays)
     vals, vecs, slq = np.asarray(vals), np.asarray(vecs), np.asarray(slq)  # vecs: (num, d) rows
     order = np.argsort(vals)[::-1]
@@ -480,6 +459,7 @@ def fisher_spectrum(
     num_matvecs: int = 80,
     data: Any = None,
     key: Array | None = None,
+    covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> Spectrum:
     """Spectrum of the prior-whitened curvature Lᵀ F L at the truth (nats per unit z²).
@@ -491,7 +471,8 @@ def fisher_spectrum(
     Parameters
     ----------
     mc, params0, **model_kwargs
-        The class, the truth (dict of constrained values) and the covariate rows.
+        The class, the truth (dict of constrained values) and the covariate rows (or ``covariates=``,
+        one mapping, for argument names that collide with these parameters).
     method
         "dense" (jax.hessian; d ≤ a few thousand), "gram" (exact non-zero spectrum through the (mk × mk)
         Gram matrix; Fisher only), "lanczos" (top of the spectrum), or "auto": dense when
@@ -507,10 +488,13 @@ def fisher_spectrum(
     data
         Observed data for the empirical-loss Hessian.
     key
-        PRNG key of the Lanczos start vector.
+        PRNG key of the Lanczos start vector (typed or raw).
+    covariates
+        The covariates as one mapping, for argument names that collide with these parameters.
 
     """
     d = mc.dim
+    data, model_kwargs = _resolve(mc, covariates, model_kwargs, data)
     sqrt_cov = _check_sqrt_cov(sqrt_cov, d)
     if method not in ("auto", "dense", "gram", "lanczos"):
         raise CurvatureError(f"method must be 'auto', 'dense', 'gram' or 'lanczos', got {method!r}")
@@ -520,7 +504,8 @@ def fisher_spectrum(
     if method == "auto":
         if d <= DENSE_MAX_DIM:
             method = "dense"
-        elif data is None and _split_rows(model_kwargs)[0] * _outputs_guess(mc, params0, model_kwargs) < d:
+        elif data is None and (_split_rows(mc, model_kwargs)[0] * _outputs_guess(mc, params0, model_kwargs)
+                               < d):
             method = "gram"
         else:
             method = "lanczos"
@@ -531,14 +516,14 @@ def fisher_spectrum(
     if method == "dense":
         return spectrum_from_matrix(_hessian(mc, z0, p0, data, model_kwargs), sqrt_cov=sqrt_cov,
                                     project=project, num_eigenvectors=num_eigenvectors)
-    key = jax.random.PRNGKey(0) if key is None else key
+    key = jax.random.PRNGKey(0) if key is None else as_key(key)
     return _lanczos_spectrum(mc, z0, p0, data, model_kwargs, sqrt_cov, project, num_eigenvectors, num_matvecs,
                              key)
 
 
 def _outputs_guess(mc: ModelClass, params0: Mapping[str, Any], model_kwargs: Mapping[str, Any]) -> int:
     """Number k of float distribution parameters per row (an upper bound on the moving ones)."""
-    _, rows, static = _split_rows(model_kwargs)
+    _, rows, static = _split_rows(mc, model_kwargs)
     first = {k: v[0] for k, v in rows.items()}
     fn = _row_distribution(mc, _z(mc, params0), first, static, bool(rows))
     return sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(fn) if _is_float(leaf))

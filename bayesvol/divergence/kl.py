@@ -19,7 +19,7 @@ import numpyro.distributions as dist
 from jax.scipy.special import digamma, gammaln
 from numpyro.distributions.kl import kl_divergence as _numpyro_kl
 
-from bayesvol.errors import BayesvolWarning
+from bayesvol.errors import BayesvolWarning, as_key
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
 __all__ = [
@@ -216,9 +216,12 @@ def kl_estimate(
     *,
     key: Array | None = None,
     num_samples: int = 4096,
+    covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> Estimate:
     """D(P_θ0 ‖ P_θ) per sample, averaged over the covariate rows, with its standard error (nats)."""
+    model_kwargs = mc.resolve_covariates(covariates, **model_kwargs)
+    key = None if key is None else as_key(key)
     trace0 = mc.observed_trace(params0, model_kwargs)
     trace = mc.observed_trace(params, model_kwargs)
     site0, site = trace0[mc.observed_site], trace[mc.observed_site]
@@ -236,6 +239,7 @@ def kl(
     *,
     key: Array | None = None,
     num_samples: int = 4096,
+    covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> Array:
     """D(P_θ0 ‖ P_θ) per sample in nats: (1/m) Σ_i KL(P_θ0(·|x_i) ‖ P_θ(·|x_i)) over covariate rows.
@@ -244,18 +248,22 @@ def kl(
     ``KLFallbackWarning``; use :func:`kl_estimate` for its standard error). Pure JAX: jit- and
     vmap-able over ``params``.
     """
-    return kl_estimate(mc, params0, params, key=key, num_samples=num_samples, **model_kwargs).value
+    return kl_estimate(mc, params0, params, key=key, num_samples=num_samples, covariates=covariates,
+                       **model_kwargs).value
 
 
 def kl_function(
     mc: ModelClass,
     params0: Mapping[str, Any],
+    *,
+    covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> Callable[[Array], Array]:
     """D as a function of the flat unconstrained vector z: z ↦ D(P_θ0 ‖ P_T(z)) (nats).
 
     The truth's distribution is computed once, so the returned function evaluates only P_z.
     """
+    model_kwargs = mc.resolve_covariates(covariates, **model_kwargs)
     site0 = mc.observed_trace(params0, model_kwargs)[mc.observed_site]
     fn0 = site0["fn"]
 

@@ -31,10 +31,11 @@ from blackjax.smc.resampling import systematic
 from jax.scipy.special import logsumexp
 
 from bayesvol.divergence.kl import Estimate
-from bayesvol.errors import BayesvolError
-from bayesvol.inference.fit import check_data
-from bayesvol.model.model_class import Array, ModelClass, ModelClassError, prior_sample
-from bayesvol.regret.predictors import _hashable, _row_split, erm
+from bayesvol.errors import BayesvolError, InputError, as_key
+from bayesvol.inference.fit import prepare_data
+from bayesvol.model.covariates import Static, thaw
+from bayesvol.model.model_class import Array, ModelClass, prior_sample
+from bayesvol.regret.predictors import erm
 
 __all__ = [
     "EvidenceError",
@@ -101,10 +102,10 @@ class SequentialEvidence(NamedTuple):
 
 # ------------------------------------------------------------------------------------------- tempered
 @functools.lru_cache(maxsize=32)
-def _tempered_kernel(mc: ModelClass, static: tuple[tuple[str, Any], ...], num_mcmc_steps: int
+def _tempered_kernel(mc: ModelClass, static: Static, num_mcmc_steps: int
                      ) -> Callable[..., Any]:
     """A compiled adaptive-tempered SMC step (key, state, params, data, rows, mean, cov_chol)."""
-    static_cov = dict(static)
+    static_cov = thaw(static)
 
     def step(key: Array, state: Any, mcmc_parameters: dict[str, Array], data: Array,
              rows: dict[str, Array], mean: Array, chol: Array) -> tuple[Any, Any]:
@@ -159,6 +160,7 @@ def tempered_log_marginal(
     num_integration_steps: int = 5,
     num_starts: int = 1,
     max_steps: int = 500,
+    covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> EvidenceRun:
     """Log Q(data) by adaptive tempered SMC from the Laplace approximation (see the module docstring).
@@ -168,13 +170,15 @@ def tempered_log_marginal(
     of the Laplace scale, through the mass matrix) and is scaled after each tempering step towards
     acceptance 0.65–0.9. Runs are independent (fresh keys).
     """
-    data = jnp.asarray(data)
-    check_data(mc, data, model_kwargs)
-    rows, static = _row_split(data, model_kwargs)
+    key = as_key(key)
+    _check_counts(num_particles=num_particles, num_repeats=num_repeats, num_mcmc_steps=num_mcmc_steps,
+                  num_integration_steps=num_integration_steps, num_starts=num_starts, max_steps=max_steps)
+    data, model_kwargs = prepare_data(mc, data, covariates, model_kwargs)
+    rows, static = mc.row_layout.split(model_kwargs)
     key_fit, key_runs = jax.random.split(key)
     mean, chol, evaluations = _laplace_start(mc, data, key_fit, model_kwargs, num_starts)
     cov = chol @ chol.T
-    kernel = _tempered_kernel(mc, _hashable(static), num_mcmc_steps)
+    kernel = _tempered_kernel(mc, static, num_mcmc_steps)
     runs, steps, acceptances = [], [], []
     for run_key in jax.random.split(key_runs, num_repeats):
         key_init, run_key = jax.random.split(run_key)
@@ -208,9 +212,9 @@ def tempered_log_marginal(
 
 # ------------------------------------------------------------------------------------------- sequential
 @functools.lru_cache(maxsize=32)
-def _sequential_runner(mc: ModelClass, static: tuple[tuple[str, Any], ...], num_particles: int,
+def _sequential_runner(mc: ModelClass, static: Static, num_particles: int,
                        num_mcmc_steps: int) -> Callable[..., Any]:
-    static_cov = dict(static)
+    static_cov = thaw(static)
 
     def run(key: Array, data: Array, rows: dict[str, Array]) -> tuple[Array, Array]:
         n = data.shape[0]
@@ -277,16 +281,18 @@ def sequential_log_marginal(
     num_particles: int = 512,
     num_repeats: int = 5,
     num_mcmc_steps: int = 10,
+    covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> SequentialEvidence:
     """The code-length curve log Q(x^t), t = 1…n, by SMC adding one datum at a time (nats).
 
     Independent runs (vmapped) give the standard error at every t. The data order is the given order.
     """
-    data = jnp.asarray(data)
-    check_data(mc, data, model_kwargs)
-    rows, static = _row_split(data, model_kwargs)
-    runner = _sequential_runner(mc, _hashable(static), num_particles, num_mcmc_steps)
+    key = as_key(key)
+    _check_counts(num_particles=num_particles, num_repeats=num_repeats, num_mcmc_steps=num_mcmc_steps)
+    data, model_kwargs = prepare_data(mc, data, covariates, model_kwargs)
+    rows, static = mc.row_layout.split(model_kwargs)
+    runner = _sequential_runner(mc, static, num_particles, num_mcmc_steps)
     curves, moves = runner(jax.random.split(key, num_repeats), data, rows)
     curves = np.asarray(curves)
     if not np.all(np.isfinite(curves)):
@@ -298,6 +304,15 @@ def sequential_log_marginal(
 
 
 # ------------------------------------------------------------------------------------------- front door
+def _check_counts(**counts: int) -> None:
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
+
+
+_TEMPERED_ONLY = ("num_integration_steps", "num_starts", "max_steps")
+
+
 def log_marginal(
     mc: ModelClass,
     data: Any,
@@ -305,7 +320,14 @@ def log_marginal(
     key: Array | None = None,
     exact_log_marginal: Callable[..., Array] | None = None,
     method: str = "tempered",
-    **options: Any,
+    num_particles: int | None = None,
+    num_repeats: int | None = None,
+    num_mcmc_steps: int | None = None,
+    num_integration_steps: int | None = None,
+    num_starts: int | None = None,
+    max_steps: int | None = None,
+    covariates: Mapping[str, Any] | None = None,
+    **model_kwargs: Any,
 ) -> Estimate:
     """Log Q(data) = log ∫ w(θ) Π_i P_θ(data_i | covariates_i) dθ with its standard error (nats).
 
@@ -314,17 +336,19 @@ def log_marginal(
     mc
         The model class.
     data
-        Values of the observed site.
+        Values of the observed site (an array, or a mapping {site: value}).
     key
-        JAX PRNG key (needed by the sampling paths).
+        JAX PRNG key, typed or raw (needed by the sampling paths).
     exact_log_marginal
         ``f(data, **covariates) -> log Q``: used when given (stderr 0), e.g. a conjugate class's formula.
     method
         Sampling path: "tempered" (:func:`tempered_log_marginal`) or "sequential"
         (:func:`sequential_log_marginal`, its last point).
-    **options
-        Covariates (the model's keyword arguments) and the chosen path's options
-        (``num_particles``, ``num_repeats``, …).
+    num_particles, num_repeats, num_mcmc_steps, num_integration_steps, num_starts, max_steps
+        The sampling path's settings (None: that path's default); the last three are the tempered path's.
+    covariates, **model_kwargs
+        Covariates (the model's keyword arguments), as keywords or as one mapping ``covariates=`` — the
+        way to pass an argument named like a setting above (``covariates={"num_particles": ...}``).
 
     Returns
     -------
@@ -332,22 +356,23 @@ def log_marginal(
         ``value`` log Q (nats) and ``stderr`` (0 when exact).
 
     """
-    path_options = {"num_particles", "num_repeats", "num_mcmc_steps", "num_integration_steps",
-                    "num_starts", "max_steps"}
-    settings = {k: v for k, v in options.items() if k in path_options}
-    model_kwargs = {k: v for k, v in options.items() if k not in path_options}
+    if method not in ("tempered", "sequential"):
+        raise InputError(f"method must be 'tempered' or 'sequential', got {method!r}")
+    settings = {k: v for k, v in {
+        "num_particles": num_particles, "num_repeats": num_repeats, "num_mcmc_steps": num_mcmc_steps,
+        "num_integration_steps": num_integration_steps, "num_starts": num_starts, "max_steps": max_steps,
+    }.items() if v is not None}
     if exact_log_marginal is not None:
-        check_data(mc, data, model_kwargs)
-        value = jnp.asarray(exact_log_marginal(jnp.asarray(data), **model_kwargs))
+        data, model_kwargs = prepare_data(mc, data, covariates, model_kwargs)
+        value = jnp.asarray(exact_log_marginal(data, **model_kwargs))
         return Estimate(value, jnp.zeros_like(value))
     if key is None:
-        raise ValueError("log_marginal needs key= for its sampling path (no exact_log_marginal given)")
+        raise InputError("log_marginal needs key= for its sampling path (no exact_log_marginal given)")
     if method == "tempered":
-        run = tempered_log_marginal(mc, data, key=key, **settings, **model_kwargs)
+        run = tempered_log_marginal(mc, data, key=key, covariates=covariates, **settings, **model_kwargs)
         return Estimate(jnp.asarray(run.value), jnp.asarray(run.stderr))
-    if method == "sequential":
-        if "num_integration_steps" in settings or "num_starts" in settings or "max_steps" in settings:
-            raise ModelClassError("num_integration_steps/num_starts/max_steps belong to method='tempered'")
-        curve = sequential_log_marginal(mc, data, key=key, **settings, **model_kwargs)
-        return Estimate(jnp.asarray(curve.log_q[-1]), jnp.asarray(curve.stderr[-1]))
-    raise ValueError(f"method must be 'tempered' or 'sequential', got {method!r}")
+    wrong = [k for k in _TEMPERED_ONLY if k in settings]
+    if wrong:
+        raise InputError(f"{wrong} belong to method='tempered', not 'sequential'")
+    curve = sequential_log_marginal(mc, data, key=key, covariates=covariates, **settings, **model_kwargs)
+    return Estimate(jnp.asarray(curve.log_q[-1]), jnp.asarray(curve.stderr[-1]))

@@ -26,7 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer import MCMC, NUTS
 
-from bayesvol.errors import BayesvolError, BayesvolWarning
+from bayesvol.errors import BayesvolError, BayesvolWarning, InputError, as_key
+from bayesvol.model.covariates import num_rows
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
 __all__ = ["Posterior", "SamplerError", "SamplerWarning", "choose_chain_method", "fit"]
@@ -100,31 +101,35 @@ def choose_chain_method(num_chains: int) -> str:
     return "parallel" if jax.local_device_count() >= num_chains else "vectorized"
 
 
-def check_data(mc: ModelClass, data: Any, model_kwargs: Mapping[str, Any]) -> int:
-    """Validate data against the class (support, shapes, covariate rows); return the number of rows.
+def prepare_data(mc: ModelClass, data: Any, covariates: Mapping[str, Any] | None,
+                 model_kwargs: Mapping[str, Any]) -> tuple[Array, dict[str, Any]]:
+    """Data values and the resolved covariates, validated against the class: the front door for data.
+
+    ``data`` is the observed site's array (or nested list) or a mapping {site: value}; covariates come as
+    keywords or as the mapping ``covariates=`` (:meth:`ModelClass.resolve_covariates`).
 
     Raises
     ------
     ModelClassError
-        Data outside the support of the observed site, or covariates whose rows do not match the data.
+        Data outside the support of the observed site, NaN, or covariates whose rows do not match the data.
 
     """
-    if data is None:
-        raise ModelClassError(f"data for the observed site {mc.observed_site!r} is None")
-    rows = int(jnp.shape(data)[0]) if jnp.ndim(data) > 0 else 1
-    for name, value in model_kwargs.items():
-        if jnp.ndim(value) > 0 and int(jnp.shape(value)[0]) != rows:
-            raise ModelClassError(
-                f"covariate {name!r} has {jnp.shape(value)[0]} rows but the data has {rows} rows "
-                f"(data shape {jnp.shape(data)}, {name} shape {jnp.shape(value)})"
-            )
-    log_lik = mc.log_likelihood(jnp.zeros(mc.dim), data, **model_kwargs)
+    data, carried = mc.data_value(data)
+    kwargs = mc.resolve_covariates(covariates, data=data, **carried, **model_kwargs)
+    data = jnp.asarray(data)
+    rows = num_rows(data)
+    log_lik = mc.log_likelihood(jnp.zeros(mc.dim), data, **kwargs)
     if log_lik.shape[0] != rows:
         raise ModelClassError(
             f"the model reads {log_lik.shape[0]} rows from data of shape {jnp.shape(data)}: check the "
             "covariates passed with it"
         )
-    return rows
+    return data, kwargs
+
+
+def check_data(mc: ModelClass, data: Any, model_kwargs: Mapping[str, Any]) -> int:
+    """Validate data against the class (:func:`prepare_data`); return the number of rows."""
+    return num_rows(prepare_data(mc, data, None, model_kwargs)[0])
 
 
 def _summaries(samples: Mapping[str, np.ndarray]) -> tuple[dict[str, float], dict[str, float]]:
@@ -147,6 +152,7 @@ def fit(
     num_samples: int = 500,
     chain_method: str | None = None,
     nuts_kwargs: Mapping[str, Any] | None = None,
+    covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> Posterior:
     """Sample the posterior w(θ | data) ∝ w(θ) Π_i P_θ(data_i | covariates_i) with NumPyro's NUTS.
@@ -165,8 +171,9 @@ def fit(
         NumPyro's chain method; by default :func:`choose_chain_method`.
     nuts_kwargs
         Extra keyword arguments for ``numpyro.infer.NUTS`` (e.g. ``target_accept_prob``).
-    **model_kwargs
-        Covariates (the model's own keyword arguments).
+    covariates, **model_kwargs
+        Covariates (the model's own keyword arguments), as keywords or as one mapping ``covariates=``
+        (for argument names that collide with these parameters).
 
     Returns
     -------
@@ -186,14 +193,30 @@ def fit(
         R-hat > 1.01, bulk ESS < 400, or any divergence.
 
     """
-    check_data(mc, data, model_kwargs)
+    key = as_key(key)
+    for name, value, low in (("num_chains", num_chains, 1), ("num_warmup", num_warmup, 0),
+                             ("num_samples", num_samples, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise InputError(f"{name} must be an integer ≥ {low}, got {value!r}")
+    if chain_method not in (None, "parallel", "vectorized", "sequential"):
+        raise InputError(
+            f"chain_method must be 'parallel', 'vectorized' or 'sequential', got {chain_method!r}")
+    data, model_kwargs = prepare_data(mc, data, covariates, model_kwargs)
     if mc.observed_kwarg is None:
         raise ModelClassError(f"the observed site {mc.observed_site!r} is not fed by a keyword argument")
     method = chain_method or choose_chain_method(num_chains)
     kernel = NUTS(mc.model, **dict(nuts_kwargs or {}))
     mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                 chain_method=method, progress_bar=False)
-    mcmc.run(key, **model_kwargs, **{mc.observed_kwarg: data}, extra_fields=("diverging",))
+    arguments = {**model_kwargs, mc.observed_kwarg: data}
+    if {"rng_key", "extra_fields", "init_params"} & set(arguments):
+        # the model's own argument names collide with MCMC.run's: bind them instead of passing them
+        model = mc.model
+        kernel = NUTS(lambda: model(**arguments), **dict(nuts_kwargs or {}))
+        mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                    chain_method=method, progress_bar=False)
+        arguments = {}
+    mcmc.run(key, **arguments, extra_fields=("diverging",))
     diverging = np.asarray(mcmc.get_extra_fields()["diverging"])
     divergences = int(diverging.sum())
     if divergences == diverging.size:

@@ -41,16 +41,13 @@ from jax.flatten_util import ravel_pytree
 from numpyro import handlers
 from numpyro.distributions.transforms import biject_to
 
-from bayesvol.errors import InputError
+from bayesvol.errors import ModelClassError, as_key
+from bayesvol.model.covariates import RowLayout, discover_layout, merge_covariates, num_rows
 
 __all__ = ["ModelClass", "ModelClassError"]
 
 Array = jax.Array
 Params = dict[str, Array]
-
-
-class ModelClassError(InputError):
-    """A model, its parameters, covariates or data do not fit together."""
 
 
 def _is_concrete(x: Any) -> bool:
@@ -132,6 +129,7 @@ class ModelClass:
             trace, observed, model_kwargs)
         # data passed with the example covariates is not a covariate: simulate() must not return it
         self.example_kwargs.pop(self.observed_kwarg, None)
+        self.observed_feeds: dict[str, str | None] = dict(self._observed_feeds)
         latent = []
         for name, site in trace.items():
             if site["type"] == "param":
@@ -178,6 +176,99 @@ class ModelClass:
         for path, leaf in jax.tree_util.tree_flatten_with_path(z_tree)[0]:
             self.z_layout[path[0].key] = (offset, tuple(jnp.shape(leaf)))
             offset += int(np.prod(jnp.shape(leaf), dtype=int))
+        self.row_layout: RowLayout = discover_layout(self._rows_of, self.example_kwargs)
+
+    def _rows_of(self, kwargs: Mapping[str, Any]) -> int:
+        site = self._raw_trace(kwargs)[self.observed_site]
+        return int(self.per_datum(site, jnp.zeros(site["fn"].batch_shape)).shape[0])
+
+    # ------------------------------------------------------------------ covariates and data
+    def resolve_covariates(self, covariates: Mapping[str, Any] | None = None, *, data: Any = None,
+                           **model_kwargs: Any) -> dict[str, Any]:
+        """The model's keyword arguments for a call: the given covariates, checked, plus static defaults.
+
+        Covariates come as keywords or as one mapping (``covariates={"data": x}`` for a model whose
+        argument names collide with an API parameter). Per-row covariates (:attr:`row_layout`) must be
+        given — the constructor's example rows are never used for data or for D; structural arguments
+        (a degree, widths) default to the constructor's values; the row count of a generative class
+        defaults to the data's rows (or the constructor's value without data).
+        """
+        given = merge_covariates(covariates, model_kwargs)
+        if self.observed_kwarg is not None and self.observed_kwarg in given:
+            raise ModelClassError(
+                f"argument {self.observed_kwarg!r} feeds the observed site {self.observed_site!r}: pass its "
+                "values as data, not as a covariate")
+        self._check_argument_names(given)
+        missing = [k for k in self.row_layout.rows if k not in given]
+        if missing:
+            needed = ", ".join(f"{k}=..." for k in missing)
+            raise ModelClassError(
+                f"covariates are missing: pass {needed} (the rows the data were observed "
+                "at, or the covariate sample D is averaged over); the constructor's example rows only "
+                "define the structure")
+        for name, value in given.items():
+            if isinstance(value, (list, tuple)) and name in self.row_layout.rows:
+                value = given[name] = _as_array(value, f"covariate {name!r}")
+            if hasattr(value, "dtype") and _is_concrete(value) and np.asarray(value).dtype.kind in "fc" \
+                    and not np.all(np.isfinite(np.asarray(value))):
+                bad = int(np.size(value) - np.count_nonzero(np.isfinite(np.asarray(value))))
+                raise ModelClassError(f"covariate {name!r} has {bad} NaN or infinite value(s)")
+        layout = self.row_layout
+        out = {k: v for k, v in self.example_kwargs.items() if k not in layout.rows}
+        out.update(given)
+        if data is not None and layout.count is not None and layout.count not in given:
+            out[layout.count] = num_rows(data)
+        if data is not None:
+            layout.check(data, out)
+        return out
+
+    def _check_argument_names(self, given: Mapping[str, Any]) -> None:
+        try:
+            params = inspect.signature(self.model).parameters
+        except (TypeError, ValueError):
+            return
+        if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            return
+        unknown = sorted(k for k in given if k not in params)
+        if unknown:
+            raise ModelClassError(
+                f"covariate(s) {unknown} are not arguments of {getattr(self.model, '__name__', 'the model')}"
+                f"({', '.join(params)})")
+
+    def data_value(self, data: Any) -> tuple[Any, dict[str, Any]]:
+        """(the observed site's values, covariates carried by the data) from an array or a mapping.
+
+        Data may be the observed site's array (or a nested list of numbers), or a mapping
+        ``{site: value}`` as ``numpyro.handlers.condition`` takes it: the observed site's value, and the
+        values of the model's other observed sites (returned as the keyword arguments that feed them).
+        """
+        if isinstance(data, Mapping):
+            latent = sorted(k for k in data if k in self.latent_sites)
+            if latent:
+                raise ModelClassError(f"data names latent site(s) {latent}: those are θ, not data")
+            unknown = sorted(k for k in data if k not in self.observed_feeds)
+            if unknown:
+                raise ModelClassError(
+                    f"data names unknown site(s) {unknown}; the observed sites are "
+                    f"{sorted(self.observed_feeds)}")
+            if self.observed_site not in data:
+                raise ModelClassError(
+                    f"the data mapping has no value for the observed site {self.observed_site!r}")
+            extra = {}
+            for site, value in data.items():
+                if site == self.observed_site:
+                    continue
+                if self.observed_feeds[site] is None:
+                    raise ModelClassError(f"observed site {site!r} takes its value from the model itself")
+                extra[self.observed_feeds[site]] = value
+            data = data[self.observed_site]
+        else:
+            extra = {}
+        if data is None:
+            raise ModelClassError(f"data for the observed site {self.observed_site!r} is None")
+        if not hasattr(data, "shape"):
+            data = _as_array(data, f"data for site {self.observed_site!r}")
+        return data, extra
 
     # ------------------------------------------------------------------ discovery
     def _raw_trace(self, kwargs: Mapping[str, Any], key: Array | int = 0) -> Any:
@@ -225,6 +316,7 @@ class ModelClass:
                         )
                     fed[name] = arg
         found: dict[str, str | None] = {**already, **fed}
+        self._observed_feeds = found
         if observed is not None:
             if observed not in found:
                 raise ModelClassError(
@@ -361,24 +453,18 @@ class ModelClass:
             total = total + jnp.sum(log_prob)
         return total
 
-    def _with_data(self, data: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        if not kwargs:
-            # Data without its covariates would be scored against the constructor's example rows: a silent
-            # wrong number whenever the row counts happen to match. Only scalar/structural defaults fall back.
-            rows = sorted(k for k, v in self.example_kwargs.items() if jnp.ndim(v) >= 1)
-            if rows:
-                needed = ", ".join(f"{k}=..." for k in rows)
-                raise ModelClassError(
-                    f"the data's covariates are missing: pass {needed} (the rows the data were observed at); "
-                    "the constructor's example values are not used for data")
-        kwargs = dict(self.example_kwargs if not kwargs else kwargs)
+    def _with_data(self, data: Any, covariates: Mapping[str, Any] | None, kwargs: Mapping[str, Any]
+                   ) -> tuple[Any, dict[str, Any]]:
+        """(data values, the model's keyword arguments with the data fed to the observed site)."""
         if self.observed_kwarg is None:
             raise ModelClassError(
                 f"the observed site {self.observed_site!r} takes its data from the model itself; pass "
                 "the data through the model's obs keyword instead"
             )
-        kwargs[self.observed_kwarg] = data
-        return kwargs
+        data, carried = self.data_value(data)
+        resolved = self.resolve_covariates(covariates, data=data, **carried, **kwargs)
+        resolved[self.observed_kwarg] = data
+        return data, resolved
 
     def per_datum(self, site: Mapping[str, Any], values: Array) -> Array:
         """Reduce an array shaped like the observed site's batch to one value per datum (row)."""
@@ -395,40 +481,51 @@ class ModelClass:
         values = jnp.sum(values, axis=others) if others else values
         return values.reshape(-1)
 
-    def log_likelihood(self, z: Array, data: Any, **model_kwargs: Any) -> Array:
-        """Per-datum log-likelihood log P_z(data_i | covariates_i), a vector over rows (nats)."""
+    def log_likelihood(self, z: Array, data: Any, *, covariates: Mapping[str, Any] | None = None,
+                       **model_kwargs: Any) -> Array:
+        """Per-datum log-likelihood log P_z(data_i | covariates_i), a vector over rows (nats).
+
+        ``data``: the observed site's array or a mapping {site: value}; covariates as keywords or as the
+        mapping ``covariates=``.
+        """
         self._check_z(z)
+        data, kwargs = self._with_data(data, covariates, model_kwargs)
         self._check_data(data)
-        kwargs = self._with_data(data, model_kwargs)
         try:
             trace, _, _ = self._constrained_trace(z, kwargs)
         except Exception as err:
-            raise ModelClassError(self._shape_message(data, model_kwargs, err)) from err
+            raise ModelClassError(self._shape_message(data, kwargs, err)) from err
         site = trace[self.observed_site]
         self._check_support(site)
         try:  # data whose number of rows disagrees with the covariates fails here, not in the trace
             log_prob = site["fn"].log_prob(site["value"])
         except Exception as err:
-            raise ModelClassError(self._shape_message(data, model_kwargs, err)) from err
+            raise ModelClassError(self._shape_message(data, kwargs, err)) from err
         return self.per_datum(site, log_prob)
 
-    def log_joint(self, z: Array, data: Any, **model_kwargs: Any) -> Array:
+    def log_joint(self, z: Array, data: Any, *, covariates: Mapping[str, Any] | None = None,
+                  **model_kwargs: Any) -> Array:
         """Log w(z) + Σ_i log P_z(data_i): the unnormalized log posterior in unconstrained space."""
         self._check_z(z)
-        kwargs = self._with_data(data, model_kwargs)
+        data, kwargs = self._with_data(data, covariates, model_kwargs)
         trace, _, log_det = self._constrained_trace(z, kwargs)
         site = trace[self.observed_site]
         return self._prior_from_trace(trace) + log_det + jnp.sum(site["fn"].log_prob(site["value"]))
 
-    def distribution(self, params: Mapping[str, Any], **model_kwargs: Any) -> dist.Distribution:
+    def distribution(self, params: Mapping[str, Any], *, covariates: Mapping[str, Any] | None = None,
+                     **model_kwargs: Any) -> dist.Distribution:
         """The distribution of the observed site under θ = params, for the given covariates."""
-        return self.observed_trace(params, model_kwargs)[self.observed_site]["fn"]
+        trace = self.observed_trace(params, merge_covariates(covariates, model_kwargs))
+        return trace[self.observed_site]["fn"]
 
     def observed_trace(self, params: Mapping[str, Any], model_kwargs: Mapping[str, Any],
                        key: Array | int = 0) -> Any:
-        """Trace of the model at constrained ``params`` with the observed site sampled (no data)."""
+        """Trace of the model at constrained ``params`` with the observed site sampled (no data).
+
+        ``model_kwargs`` are the covariates, resolved by :meth:`resolve_covariates` (per-row ones required).
+        """
         self._check_params(params)
-        kwargs = dict(self.example_kwargs if not model_kwargs else model_kwargs)
+        kwargs = self.resolve_covariates(None, **model_kwargs)
         model = handlers.substitute(handlers.seed(self.model, key),
                                     substitute_fn=self._substitute_checked(params))
         try:
@@ -436,11 +533,14 @@ class ModelClass:
         except ModelClassError:
             raise
         except Exception as err:
-            raise ModelClassError(self._shape_message(None, model_kwargs, err)) from err
+            raise ModelClassError(self._shape_message(None, kwargs, err)) from err
 
-    def simulate(self, key: Array, params: Mapping[str, Any], **model_kwargs: Any) -> Array:
+    def simulate(self, key: Array, params: Mapping[str, Any], *, covariates: Mapping[str, Any] | None = None,
+                 **model_kwargs: Any) -> Array:
         """Draw data from P_θ: the observed site's value for the given covariates (or ``n=`` rows)."""
-        return self.observed_trace(params, model_kwargs, key)[self.observed_site]["value"]
+        key = as_key(key)
+        kwargs = merge_covariates(covariates, model_kwargs)
+        return self.observed_trace(params, kwargs, key)[self.observed_site]["value"]
 
     # ------------------------------------------------------------------ validation
     def _check_data(self, data: Any) -> None:
@@ -470,7 +570,8 @@ class ModelClass:
             )
 
     def _shape_message(self, data: Any, model_kwargs: Mapping[str, Any], err: Exception) -> str:
-        shapes = {k: jnp.shape(v) for k, v in model_kwargs.items() if hasattr(v, "shape")}
+        shapes = {k: jnp.shape(v) for k, v in model_kwargs.items()
+                  if hasattr(v, "shape") and k != self.observed_kwarg}
         example = {k: jnp.shape(v) for k, v in self.example_kwargs.items() if hasattr(v, "shape")}
         data_shape = "" if data is None else f", data shape {jnp.shape(data)}"
         return (
@@ -482,6 +583,17 @@ class ModelClass:
         name = getattr(self.model, "__name__", "model")
         return (f"ModelClass({name}, dim={self.dim}, latent={list(self.latent_sites)}, "
                 f"observed={self.observed_site!r})")
+
+
+def _as_array(value: Any, what: str) -> Array:
+    """A nested list or tuple of numbers as an array; a clear error for anything else (ragged, strings)."""
+    try:
+        arr = np.asarray(value)
+    except ValueError as err:  # ragged nesting
+        raise ModelClassError(f"{what} is not a rectangular array of numbers: {err}") from None
+    if arr.dtype.kind not in "biuf":
+        raise ModelClassError(f"{what} must be numbers, got an array of dtype {arr.dtype}")
+    return jnp.asarray(arr)
 
 
 def prior_sample(mc: ModelClass, key: Array) -> Params:

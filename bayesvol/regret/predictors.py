@@ -33,22 +33,22 @@ import optax
 import optax.tree_utils as otu
 from jax.scipy.special import logsumexp
 
-from bayesvol.inference.fit import check_data, fit
+from bayesvol.errors import InputError, as_key
+from bayesvol.inference.fit import fit, prepare_data
+from bayesvol.model.covariates import Static, thaw
+from bayesvol.model.covariates import num_rows as _num_rows
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError, prior_sample
 
 __all__ = [
     "PREDICTORS",
     "ErmFit",
     "PredictiveLoss",
-    "concat_rows",
     "erm",
     "exact_log_q",
     "log_likelihood",
     "mixture_log_prob",
     "predictive_log_loss",
-    "prefix_rows",
     "sgld",
-    "take_rows",
 ]
 
 PREDICTORS = ("mixture", "plugin", "map", "sgld", "ensemble")
@@ -80,76 +80,16 @@ class ErmFit(NamedTuple):
     iterations: Array
 
 
-# ----------------------------------------------------------------------------------------- rows
-def _num_rows(data: Any) -> int:
-    return int(jnp.shape(data)[0]) if jnp.ndim(data) > 0 else 1
-
-
-def take_rows(data: Any, covariates: Mapping[str, Any], index: Any) -> tuple[Any, dict[str, Any]]:
-    """The rows ``index`` (an integer array) of the data and of every row-indexed covariate."""
-    index = jnp.asarray(index)
-    rows = _num_rows(data)
-    taken = {}
-    for name, value in covariates.items():
-        if jnp.ndim(value) > 0 and jnp.shape(value)[0] == rows:
-            taken[name] = jnp.asarray(value)[index]
-        elif jnp.ndim(value) == 0 and isinstance(value, (int, np.integer)):
-            taken[name] = int(index.shape[0])
-        else:
-            taken[name] = value
-    return jnp.asarray(data)[index], taken
-
-
 @functools.lru_cache(maxsize=128)
-def _exact_fn(exact_log_marginal: ExactLogMarginal, static: tuple[tuple[str, Any], ...]
-              ) -> Callable[..., Array]:
-    return jax.jit(lambda data, rows: exact_log_marginal(data, **dict(static), **rows))
+def _exact_fn(exact_log_marginal: ExactLogMarginal, static: Static) -> Callable[..., Array]:
+    return jax.jit(lambda data, rows: exact_log_marginal(data, **thaw(static), **rows))
 
 
-def exact_log_q(exact_log_marginal: ExactLogMarginal, data: Any, covariates: Mapping[str, Any]) -> Array:
+def exact_log_q(mc: ModelClass, exact_log_marginal: ExactLogMarginal, data: Any,
+                covariates: Mapping[str, Any]) -> Array:
     """``exact_log_marginal(data, **covariates)``, compiled once per covariate layout and data shape."""
-    data = jnp.asarray(data)
-    rows, static = _row_split(data, covariates)
-    return _exact_fn(exact_log_marginal, _hashable(static))(data, rows)
-
-
-def prefix_rows(data: Any, covariates: Mapping[str, Any], n: int) -> tuple[Array, dict[str, Any]]:
-    """The first n rows of the data and of every row-indexed covariate (row counts ``n`` set to n)."""
-    rows = _num_rows(data)
-    out = {}
-    for name, value in covariates.items():
-        if jnp.ndim(value) > 0 and jnp.shape(value)[0] == rows:
-            out[name] = value[:n]
-        elif isinstance(value, (int, np.integer)):
-            out[name] = int(n)
-        else:
-            out[name] = value
-    return jnp.asarray(data)[:n], out
-
-
-def concat_rows(a: tuple[Any, Mapping[str, Any]], b: tuple[Any, Mapping[str, Any]]
-                ) -> tuple[Array, dict[str, Any]]:
-    """Join two (data, covariates) sets row-wise: arrays concatenated, row counts ``n`` added."""
-    (data_a, cov_a), (data_b, cov_b) = a, b
-    rows_a = _num_rows(data_a)
-    joined = {}
-    for name, value in cov_a.items():
-        other = cov_b[name]
-        if jnp.ndim(value) > 0 and jnp.shape(value)[0] == rows_a:
-            joined[name] = jnp.concatenate([jnp.asarray(value), jnp.asarray(other)])
-        elif jnp.ndim(value) == 0 and isinstance(value, (int, np.integer)):
-            joined[name] = int(value) + int(other)
-        else:
-            joined[name] = value
-    return jnp.concatenate([jnp.asarray(data_a), jnp.asarray(data_b)]), joined
-
-
-def _row_split(data: Any, covariates: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split covariates into row-indexed arrays and the rest (static)."""
-    rows = _num_rows(data)
-    rowwise = {k: v for k, v in covariates.items() if jnp.ndim(v) > 0 and jnp.shape(v)[0] == rows}
-    static = {k: v for k, v in covariates.items() if k not in rowwise}
-    return rowwise, static
+    rows, static = mc.row_layout.split(covariates)
+    return _exact_fn(exact_log_marginal, static)(jnp.asarray(data), rows)
 
 
 # ----------------------------------------------------------------------------------------- ERM
@@ -180,15 +120,10 @@ def _lbfgs(objective: Callable[[Array], Array], z0: Array, maxiter: int, tol: fl
     return z, otu.tree_get(state, "count")
 
 
-def _hashable(static: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    items = tuple(sorted(static.items()))
-    try:
-        hash(items)
-    except TypeError:
-        raise ModelClassError(
-            f"covariates {sorted(static)} are neither row-indexed arrays nor hashable scalars"
-        ) from None
-    return items
+def _check_positive(**counts: int) -> None:
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
 
 
 @functools.lru_cache(maxsize=32)
@@ -198,25 +133,24 @@ def _prior_draws(mc: ModelClass) -> Callable[[Array], Array]:
 
 
 @functools.lru_cache(maxsize=128)
-def _log_lik_fn(mc: ModelClass, static: tuple[tuple[str, Any], ...]) -> Callable[..., Array]:
-    return jax.jit(lambda z, data, rows: mc.log_likelihood(z, data, **dict(static), **rows))
+def _log_lik_fn(mc: ModelClass, static: Static) -> Callable[..., Array]:
+    return jax.jit(lambda z, data, rows: mc.log_likelihood(z, data, **thaw(static), **rows))
 
 
 def log_likelihood(mc: ModelClass, z: Array, data: Any, covariates: Mapping[str, Any]) -> Array:
     """Per-datum log P_z(data_i | covariates_i) (nats), compiled once per class and covariate layout."""
-    data = jnp.asarray(data)
-    rows, static = _row_split(data, covariates)
-    return _log_lik_fn(mc, _hashable(static))(jnp.asarray(z), data, rows)
+    rows, static = mc.row_layout.split(covariates)
+    return _log_lik_fn(mc, static)(jnp.asarray(z), jnp.asarray(data), rows)
 
 
 @functools.lru_cache(maxsize=128)
 def _erm_solver(mc: ModelClass, penalty: str, maxiter: int, tol: float,
-                static: tuple[tuple[str, Any], ...]) -> Callable[..., tuple[Array, Array, Array, Array]]:
+                static: Static) -> Callable[..., tuple[Array, Array, Array, Array]]:
     """Compiled (z0 (K, d), data, rows, rows used m) -> (solutions, objectives, at 2z, iterations)."""
 
     def solve(z0: Array, data: Array, rowwise: dict[str, Array], m: Array
               ) -> tuple[Array, Array, Array, Array]:
-        covariates = {**dict(static), **rowwise}
+        covariates = {**thaw(static), **rowwise}
         used = jnp.arange(data.shape[0]) < m
 
         def objective(z: Array) -> Array:
@@ -244,6 +178,7 @@ def erm(
     tol: float = 1e-9,
     escape_norm: float = 8.0,
     num_rows: int | None = None,
+    covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> ErmFit:
     """Minimize the empirical log loss −(1/n) Σ_i log P_z(x_i) (+ −log w(z)/n for ``penalty="map"``).
@@ -257,16 +192,20 @@ def erm(
     lies at infinity in z, on the boundary of the parameter space).
     """
     if penalty not in ("none", "map"):
-        raise ValueError(f"penalty must be 'none' or 'map', got {penalty!r}")
+        raise InputError(f"penalty must be 'none' or 'map', got {penalty!r}")
+    key = as_key(key)
+    _check_positive(num_starts=num_starts, maxiter=maxiter)
+    data, carried = mc.data_value(data)
     data = jnp.asarray(data)
-    rowwise, static = _row_split(data, model_kwargs)
+    model_kwargs = mc.resolve_covariates(covariates, data=data, **carried, **model_kwargs)
+    rowwise, static = mc.row_layout.split(model_kwargs)
     starts = [jnp.zeros((1, mc.dim))]
     if num_starts > 1:
         starts.append(_prior_draws(mc)(jax.random.split(key, num_starts - 1)))
-    solver = _erm_solver(mc, penalty, maxiter, tol, _hashable(static))
+    solver = _erm_solver(mc, penalty, maxiter, tol, static)
     m = _num_rows(data) if num_rows is None else int(num_rows)
     if not 1 <= m <= _num_rows(data):
-        raise ValueError(f"num_rows = {m} must lie in [1, {_num_rows(data)}] (the rows of data)")
+        raise InputError(f"num_rows = {m} must lie in [1, {_num_rows(data)}] (the rows of data)")
     solutions, values, doubled, iterations = solver(jnp.concatenate(starts), data, rowwise, jnp.asarray(m))
     best = jnp.argmin(values)
     z = solutions[best]
@@ -305,6 +244,7 @@ def sgld(
     batch_size: int = 32,
     start: Array | None = None,
     num_rows: int | None = None,
+    covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> Array:
     """Preconditioned stochastic-gradient Langevin draws from w(z | data); returns (num_samples, d).
@@ -315,21 +255,26 @@ def sgld(
     (a few lines) because BlackJAX's ``sgld`` takes no preconditioner and the unpreconditioned chain
     needs a per-model step size.
     """
+    key = as_key(key)
+    _check_positive(num_samples=num_samples, thin=thin, batch_size=batch_size)
+    data, carried = mc.data_value(data)
     data = jnp.asarray(data)
+    model_kwargs = mc.resolve_covariates(covariates, data=data, **carried, **model_kwargs)
     n = _num_rows(data) if num_rows is None else int(num_rows)
-    rowwise, static = _row_split(data, model_kwargs)
+    rowwise, static = mc.row_layout.split(model_kwargs)
     key_fit, key_run = jax.random.split(key)
     if start is None:
         start = erm(mc, data, key=key_fit, penalty="map", num_starts=1, num_rows=n, **model_kwargs).z
-    runner = _sgld_runner(mc, _hashable(static), min(batch_size, _num_rows(data)), num_burnin,
+    runner = _sgld_runner(mc, static, min(batch_size, _num_rows(data)), num_burnin,
                           num_samples, thin, float(step_size))
     return runner(start, key_run, data, rowwise, jnp.asarray(n))
 
 
 @functools.lru_cache(maxsize=64)
-def _sgld_runner(mc: ModelClass, static: tuple[tuple[str, Any], ...], batch: int, num_burnin: int,
+def _sgld_runner(mc: ModelClass, static: Static, batch: int, num_burnin: int,
                  num_samples: int, thin: int, step_size: float) -> Callable[..., Array]:
-    static_cov = dict(static)
+    static_cov = thaw(static)
+    count = mc.row_layout.count
 
     def run(start: Array, key: Array, data: Array, rowwise: dict[str, Array], n: Array) -> Array:
         used = jnp.arange(data.shape[0]) < n
@@ -340,7 +285,7 @@ def _sgld_runner(mc: ModelClass, static: tuple[tuple[str, Any], ...], batch: int
 
         curvature = -jnp.diag(jax.hessian(log_post)(start))
         precond = 1.0 / jnp.where(curvature > 0, curvature, 1.0)
-        batch_static = {k: (batch if isinstance(v, (int, np.integer)) else v) for k, v in static_cov.items()}
+        batch_static = {k: (batch if k == count else v) for k, v in static_cov.items()}
 
         def minibatch_grad(z: Array, index: Array) -> Array:
             cov = {**batch_static, **{k: v[index] for k, v in rowwise.items()}}
@@ -368,19 +313,19 @@ def _sgld_runner(mc: ModelClass, static: tuple[tuple[str, Any], ...], batch: int
 
 # ----------------------------------------------------------------------------------------- losses
 @functools.lru_cache(maxsize=128)
-def _exact_mixture_fn(exact_log_marginal: ExactLogMarginal, train_static: tuple[tuple[str, Any], ...],
-                      test_static: tuple[tuple[str, Any], ...]) -> Callable[..., Array]:
+def _exact_mixture_fn(mc: ModelClass, exact_log_marginal: ExactLogMarginal, train_static: Static,
+                      test_static: Static) -> Callable[..., Array]:
     """Compiled (train, train rows, test, test rows) -> log Q(test_j | train) for every test row j."""
 
     def log_prob(train: Array, train_rows: dict[str, Array], test: Array,
                  test_rows: dict[str, Array]) -> Array:
-        train_cov = {**dict(train_static), **train_rows}
+        layout = mc.row_layout
+        train_cov = {**thaw(train_static), **train_rows}
         log_q_train = exact_log_marginal(train, **train_cov) if train.shape[0] > 0 else 0.0
 
         def one(datum: Array, row_cov: Mapping[str, Array]) -> Array:
-            single = {**{k: v[None] for k, v in row_cov.items()},
-                      **{k: (1 if isinstance(v, (int, np.integer)) else v) for k, v in test_static}}
-            data, cov = concat_rows((train, train_cov), (datum[None], single))
+            single = {**{k: v[None] for k, v in row_cov.items()}, **layout.single(thaw(test_static))}
+            data, cov = layout.concat((train, train_cov), (datum[None], single))
             return exact_log_marginal(data, **cov)
 
         return jax.vmap(one)(test, test_rows) - log_q_train
@@ -388,20 +333,20 @@ def _exact_mixture_fn(exact_log_marginal: ExactLogMarginal, train_static: tuple[
     return jax.jit(log_prob)
 
 
-def _mixture_exact(exact_log_marginal: ExactLogMarginal, train: Any, test: Any,
+def _mixture_exact(mc: ModelClass, exact_log_marginal: ExactLogMarginal, train: Any, test: Any,
                    train_covariates: Mapping[str, Any], test_covariates: Mapping[str, Any]) -> Array:
     """Log Q(test_j | train) = log Q(train ∪ {test_j}) − log Q(train), for every test row j."""
     train, test = jnp.asarray(train), jnp.asarray(test)
-    train_rows, train_static = _row_split(train, train_covariates)
-    test_rows, test_static = _row_split(test, test_covariates)
-    fn = _exact_mixture_fn(exact_log_marginal, _hashable(train_static), _hashable(test_static))
+    train_rows, train_static = mc.row_layout.split(train_covariates)
+    test_rows, test_static = mc.row_layout.split(test_covariates)
+    fn = _exact_mixture_fn(mc, exact_log_marginal, train_static, test_static)
     return fn(train, train_rows, test, test_rows)
 
 
 @functools.lru_cache(maxsize=128)
-def _mixture_fn(mc: ModelClass, static: tuple[tuple[str, Any], ...]) -> Callable[..., Array]:
+def _mixture_fn(mc: ModelClass, static: Static) -> Callable[..., Array]:
     def log_prob(z: Array, log_weights: Array, test: Array, rows: dict[str, Array]) -> Array:
-        cov = {**dict(static), **rows}
+        cov = {**thaw(static), **rows}
         log_lik = jax.vmap(lambda zs: mc.log_likelihood(zs, test, **cov))(z)
         return logsumexp(log_lik + (log_weights - logsumexp(log_weights))[:, None], axis=0)
 
@@ -412,9 +357,9 @@ def mixture_log_prob(mc: ModelClass, z: Array, test: Any, test_covariates: Mappi
                      log_weights: Array | None = None) -> Array:
     """Log Σ_s w_s P_{z_s}(test_j) for posterior draws z (S, d), weights uniform unless given."""
     test = jnp.asarray(test)
-    rows, static = _row_split(test, test_covariates)
+    rows, static = mc.row_layout.split(test_covariates)
     log_weights = jnp.zeros(z.shape[0]) if log_weights is None else jnp.asarray(log_weights)
-    return _mixture_fn(mc, _hashable(static))(z, log_weights, test, rows)
+    return _mixture_fn(mc, static)(z, log_weights, test, rows)
 
 
 def predictive_log_loss(
@@ -470,23 +415,25 @@ def predictive_log_loss(
         ``log_loss`` (m,) with ``inf`` where the predictor gives probability 0, and their count.
 
     """
-    train_covariates = dict(train_covariates or {})
-    test_covariates = dict(test_covariates or {})
     if predictor not in PREDICTORS:
-        raise ValueError(f"unknown predictor {predictor!r}; choose from {PREDICTORS}")
-    n_train = _num_rows(train) if train is not None else 0
+        raise InputError(f"unknown predictor {predictor!r}; choose from {PREDICTORS}")
+    key = as_key(key)
     if validate:
-        check_data(mc, test, test_covariates)
-        if n_train:
-            check_data(mc, train, train_covariates)
+        test, test_covariates = prepare_data(mc, test, test_covariates, {})
+        if train is not None:
+            train, train_covariates = prepare_data(mc, train, train_covariates, {})
+    else:
+        train_covariates = dict(train_covariates or {})
+        test_covariates = dict(test_covariates or {})
+    n_train = _num_rows(train) if train is not None else 0
     if num_train is not None:
         if not 0 <= num_train <= n_train:
-            raise ValueError(f"num_train = {num_train} is larger than the {n_train} training rows")
+            raise InputError(f"num_train = {num_train} is larger than the {n_train} training rows")
         if predictor == "mixture" or num_train == 0:
-            train, train_covariates = prefix_rows(train, train_covariates, num_train)
+            train, train_covariates = mc.row_layout.prefix(train, train_covariates, num_train)
             n_train, num_train = num_train, None
     if predictor == "mixture" and exact_log_marginal is not None:
-        log_prob = _mixture_exact(exact_log_marginal, train if n_train else jnp.zeros((0,)), test,
+        log_prob = _mixture_exact(mc, exact_log_marginal, train if n_train else jnp.zeros((0,)), test,
                                   train_covariates, test_covariates)
     elif predictor == "mixture":
         if posterior_z is None:

@@ -35,8 +35,10 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from bayesvol.errors import InputError, as_key
 from bayesvol.inference.evidence import sequential_log_marginal
-from bayesvol.inference.fit import check_data
+from bayesvol.inference.fit import prepare_data
+from bayesvol.model.covariates import RowLayout, infer_layout, num_rows
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 from bayesvol.regret.predictors import (
     PREDICTORS,
@@ -44,8 +46,6 @@ from bayesvol.regret.predictors import (
     exact_log_q,
     log_likelihood,
     predictive_log_loss,
-    prefix_rows,
-    take_rows,
 )
 from bayesvol.volume.bounds import regret_bound
 from bayesvol.volume.curve import VolumeCurve
@@ -55,6 +55,7 @@ __all__ = [
     "as_truth",
     "compare",
     "dataset_truth",
+    "model_truth",
     "online_regret",
     "regret_curve",
     "volume_bounds",
@@ -92,14 +93,54 @@ class Truth:
         return log_likelihood(self.model_class, z, data, covariates)
 
 
-def as_truth(obj: Any) -> Truth:
-    """A :class:`Truth` from itself or from a zoo-like object (``model_class``, ``true_params``, …)."""
+def model_truth(mc: ModelClass, params: Mapping[str, Any],
+                sample_covariates: Callable[[Array, int], Mapping[str, Any]] | None = None) -> Truth:
+    """The truth P_θ0 of a model class at true parameters ``params`` (a dict of constrained site values).
+
+    A supervised class needs ``sample_covariates(key, m) -> {argument: rows}`` (the covariate
+    distribution); a generative one draws its rows through its row count (``n``).
+    """
+    if not isinstance(mc, ModelClass):
+        raise InputError(f"model_truth needs a bv.ModelClass, got {type(mc).__name__}")
+    mc.flatten(params)  # validates the sites, shapes and supports now, not deep inside a run
+    layout = mc.row_layout
+    if layout.rows and sample_covariates is None:
+        raise InputError(
+            f"the class reads per-row covariates {list(layout.rows)}: pass sample_covariates=(key, m) -> "
+            f"{{{', '.join(repr(k) for k in layout.rows)}: ...}} to draw them")
+
+    def covariates_for(key: Array, m: int) -> dict[str, Any]:
+        if sample_covariates is not None:
+            return dict(sample_covariates(key, m))
+        return {layout.count: int(m)} if layout.count is not None else {}
+
+    def simulate(key: Array, n: int) -> tuple[dict[str, Any], Array]:
+        key_x, key_y = jax.random.split(key)
+        covariates = covariates_for(key_x, n)
+        return covariates, mc.simulate(key_y, params, **covariates)
+
+    return Truth(simulate=simulate, sample_test=simulate, model_class=mc, params=dict(params))
+
+
+def as_truth(obj: Any, mc: ModelClass | None = None) -> Truth:
+    """A :class:`Truth` from itself, a zoo-like object or a dict of true parameters of ``mc``.
+
+    A zoo-like object has ``model_class``, ``true_params``, ``sample_covariates`` and ``simulate``; a dict
+    of true parameters goes through :func:`model_truth` (generative classes; a supervised class needs its
+    covariate sampler: call :func:`model_truth` yourself).
+    """
     if isinstance(obj, Truth):
         return obj
+    if isinstance(obj, Mapping):
+        if mc is None:
+            raise InputError("a dict of true parameters needs the model class it belongs to")
+        return model_truth(mc, obj)
     needed = ("model_class", "true_params", "sample_covariates", "simulate")
     missing = [name for name in needed if not hasattr(obj, name)]
     if missing:
-        raise TypeError(f"truth must be a bayesvol.Truth or have {needed}; missing {missing}")
+        raise InputError(
+            f"truth must be a dict of true parameters, a bv.Truth (bv.model_truth(mc, params, "
+            f"sample_covariates) or bv.dataset_truth(data, ...)), or a zoo entry; got {type(obj).__name__}")
     mc, params = obj.model_class, obj.true_params
 
     def sample_test(key: Array, m: int) -> tuple[dict[str, Any], Array]:
@@ -110,13 +151,27 @@ def as_truth(obj: Any) -> Truth:
     return Truth(simulate=obj.simulate, sample_test=sample_test, model_class=mc, params=params)
 
 
-def dataset_truth(data: Any, **covariates: Any) -> Truth:
-    """The empirical distribution of a data set as the truth: rows drawn uniformly with replacement."""
-    data = jnp.asarray(data)
-    rows = data.shape[0]
+def dataset_truth(data: Any, *, covariates: Mapping[str, Any] | None = None, mc: ModelClass | None = None,
+                  **model_kwargs: Any) -> Truth:
+    """The empirical distribution of a data set as the truth: rows drawn uniformly with replacement.
+
+    With the model class ``mc`` the data (an array or a mapping {site: value}) and covariates are
+    validated against it and its row layout says which covariates are per-row; without it, arrays with
+    as many rows as the data are per-row (:func:`bayesvol.model.covariates.infer_layout`).
+    """
+    if mc is not None:
+        data, covariates = prepare_data(mc, data, covariates, model_kwargs)
+        layout: RowLayout = mc.row_layout
+    else:
+        covariates = {**dict(covariates or {}), **model_kwargs}
+        data = jnp.asarray(data)
+        layout = infer_layout(num_rows(data), covariates)
+    rows = num_rows(data)
+    if rows < 1 or jnp.ndim(data) == 0:
+        raise InputError(f"dataset_truth needs a data set with rows, got shape {tuple(jnp.shape(data))}")
 
     def sample(key: Array, n: int) -> tuple[dict[str, Any], Array]:
-        taken, cov = take_rows(data, covariates, jax.random.randint(key, (n,), 0, rows))
+        taken, cov = layout.take(data, covariates, jax.random.randint(key, (n,), 0, rows))
         return cov, taken
 
     truth = Truth(simulate=sample, sample_test=sample)
@@ -125,6 +180,16 @@ def dataset_truth(data: Any, **covariates: Any) -> Truth:
 
 
 # ----------------------------------------------------------------------------------------- bounds
+def _integers(values: Any, name: str) -> list[int]:
+    try:
+        out = [int(v) for v in np.atleast_1d(np.asarray(values))]
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a sequence of integers, got {values!r}") from None
+    if any(float(v) != float(w) for v, w in zip(out, np.atleast_1d(np.asarray(values)))):
+        raise InputError(f"{name} must be integers, got {values!r}")
+    return out
+
+
 def volume_bounds(curve: VolumeCurve, ns: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """B_n = −log ∫ e^{−nt} dV(t) and min_t [n t − log V(t)] for each n (nats), from a volume curve.
 
@@ -154,6 +219,7 @@ def online_regret(
     key: Array | None = None,
     exact_log_marginal: Callable[..., Array] | None = None,
     smc_options: Mapping[str, Any] | None = None,
+    covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """R_n = log P_params(x^n) − log Q(x^n) of one data set for every n in ``ns`` (default 1…N), nats.
@@ -161,18 +227,18 @@ def online_regret(
     Exact with ``exact_log_marginal``; otherwise from one data-sequential SMC run (``key`` needed).
     Returns (R_n, stderr) arrays over ``ns``; the stderr is 0 on the exact path.
     """
-    data = jnp.asarray(data)
-    rows = check_data(mc, data, model_kwargs)
+    data, model_kwargs = prepare_data(mc, data, covariates, model_kwargs)
+    rows = num_rows(data)
     ns_arr = np.arange(1, rows + 1) if ns is None else np.asarray([int(n) for n in ns])
     if ns_arr.size == 0 or ns_arr.min() < 1 or ns_arr.max() > rows:
-        raise ValueError(f"ns must lie in [1, {rows}] (the rows of data), got {ns_arr.tolist()}")
+        raise InputError(f"ns must lie in [1, {rows}] (the rows of data), got {ns_arr.tolist()}")
     log_ref = np.cumsum(np.asarray(log_likelihood(mc, mc.flatten(params), data, model_kwargs)))
     if exact_log_marginal is not None:
-        prefixes = (prefix_rows(data, model_kwargs, n) for n in ns_arr)
-        log_q = np.asarray([float(exact_log_q(exact_log_marginal, x, cov)) for x, cov in prefixes])
+        prefixes = (mc.row_layout.prefix(data, model_kwargs, n) for n in ns_arr)
+        log_q = np.asarray([float(exact_log_q(mc, exact_log_marginal, x, cov)) for x, cov in prefixes])
         return log_ref[ns_arr - 1] - log_q, np.zeros(ns_arr.size)
     if key is None:
-        raise ValueError("online_regret needs key= for data-sequential SMC (no exact_log_marginal given)")
+        raise InputError("online_regret needs key= for data-sequential SMC (no exact_log_marginal given)")
     curve = sequential_log_marginal(mc, data, key=key, **dict(smc_options or {}), **model_kwargs)
     return log_ref[ns_arr - 1] - curve.log_q[ns_arr - 1], curve.stderr[ns_arr - 1]
 
@@ -254,19 +320,24 @@ def regret_curve(
         Attributes: ``realizable`` and, agnostic, ``projection`` (θ* as flat z).
 
     """
-    ns = [int(n) for n in ns]
-    seeds = [int(s) for s in seeds]
+    ns = _integers(ns, "ns")
+    seeds = _integers(seeds, "seeds")
     if not ns or any(n < 1 for n in ns) or sorted(ns) != ns or len(set(ns)) != len(ns):
-        raise ValueError(f"ns must be increasing positive integers, got {ns}")
+        raise InputError(f"ns must be increasing positive integers, got {ns}")
     if not seeds or min(seeds) < 0:
-        raise ValueError(f"seeds must be non-empty non-negative integers, got {seeds}")
+        raise InputError(f"seeds must be non-empty non-negative integers, got {seeds}")
+    if isinstance(predictors, str):
+        raise InputError(f"predictors must be a sequence of names, got the string {predictors!r}")
     unknown = [p for p in predictors if p not in PREDICTORS]
     if unknown:
-        raise ValueError(f"unknown predictor(s) {unknown}; choose from {PREDICTORS}")
-    truth = as_truth(truth)
+        raise InputError(f"unknown predictor(s) {unknown}; choose from {PREDICTORS}")
+    if isinstance(num_test, bool) or not isinstance(num_test, (int, np.integer)) or num_test < 1:
+        raise InputError(f"num_test must be a positive integer, got {num_test!r}")
+    key = as_key(key)
+    truth = as_truth(truth, mc)
     full = getattr(truth, "_full", None)
     if full is not None and ns[-1] > int(jnp.shape(full[1])[0]):
-        raise ValueError(f"n = {ns[-1]} is larger than the data set ({jnp.shape(full[1])[0]} rows)")
+        raise InputError(f"n = {ns[-1]} is larger than the data set ({jnp.shape(full[1])[0]} rows)")
     options = dict(predictor_options or {})
     key_reference, key = jax.random.split(key)
     reference, realizable, z_star = _reference(mc, truth, key_reference, projection_size)
@@ -278,13 +349,13 @@ def regret_curve(
         key_s = jax.random.fold_in(key, seed)
         key_data, key_test, key_fit, key_smc = jax.random.split(key_s, 4)
         covariates, data = truth.simulate(key_data, n_max)
-        check_data(mc, data, covariates)
+        data, covariates = prepare_data(mc, data, None, covariates)
         if online:
             log_ref = np.cumsum(np.asarray(reference(data, covariates)))
             if exact_log_marginal is not None:
                 for i, n in enumerate(ns):
-                    train, train_cov = prefix_rows(data, covariates, n)
-                    online_regret[i, j] = log_ref[n - 1] - float(exact_log_q(exact_log_marginal, train,
+                    train, train_cov = mc.row_layout.prefix(data, covariates, n)
+                    online_regret[i, j] = log_ref[n - 1] - float(exact_log_q(mc, exact_log_marginal, train,
                                                                              train_cov))
             else:
                 curve = sequential_log_marginal(mc, data, key=key_smc, **dict(smc_options or {}),
@@ -341,6 +412,7 @@ def compare(
     prequential_starts: Sequence[int] | None = None,
     exact_log_marginal: Callable[..., Array] | None = None,
     predictor_options: Mapping[str, Any] | None = None,
+    covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> xr.Dataset:
     """Held-out and prequential log loss of each predictor on a data set without a known truth (nats).
@@ -356,20 +428,25 @@ def compare(
         ``heldout`` (predictor) and ``heldout_stderr``; ``prequential`` (predictor, n).
 
     """
-    data = jnp.asarray(data)
-    rows = check_data(mc, data, model_kwargs)
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+        raise InputError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    key = as_key(key)
+    data, model_kwargs = prepare_data(mc, data, covariates, model_kwargs)
+    rows = num_rows(data)
+    layout = mc.row_layout
     key_perm, key_fit = jax.random.split(key)
     perm = jax.random.permutation(key_perm, rows)
-    data, covariates = take_rows(data, model_kwargs, perm)
+    data, covariates = layout.take(data, model_kwargs, perm)
     n_train = rows - max(1, round(test_fraction * rows))
-    train, train_cov = take_rows(data, covariates, jnp.arange(n_train))
-    test, test_cov = take_rows(data, covariates, jnp.arange(n_train, rows))
+    if n_train < 2:
+        raise InputError(f"compare needs at least 2 training rows; the data have {rows} rows and "
+                         f"test_fraction={test_fraction} leaves {n_train}")
+    train, train_cov = layout.take(data, covariates, jnp.arange(n_train))
+    test, test_cov = layout.take(data, covariates, jnp.arange(n_train, rows))
     if prequential_starts is None:
         prequential_starts = sorted({int(v) for v in np.geomspace(2, n_train - 1, 8)})
     if any(not 1 <= n < n_train for n in prequential_starts):
-        raise ValueError(f"prequential_starts must lie in [1, {n_train - 1}], got {list(prequential_starts)}")
+        raise InputError(f"prequential_starts must lie in [1, {n_train - 1}], got {list(prequential_starts)}")
     options = dict(predictor_options or {})
     heldout = np.zeros(len(predictors))
     heldout_se = np.zeros(len(predictors))
@@ -382,7 +459,7 @@ def compare(
         heldout_se[p] = loss.std(ddof=1) / np.sqrt(loss.size) if loss.size > 1 else np.nan
         for i, n in enumerate(prequential_starts):
             # the training rows with num_train = n: the optimizers compile once for every n
-            nxt, nxt_cov = take_rows(train, train_cov, jnp.arange(n, n + 1))
+            nxt, nxt_cov = layout.take(train, train_cov, jnp.arange(n, n + 1))
             preq[p, i] = float(predictive_log_loss(
                 mc, name, train, nxt, key=jax.random.fold_in(key_fit, n), train_covariates=train_cov,
                 test_covariates=nxt_cov, exact_log_marginal=exact_log_marginal, validate=False,

@@ -197,6 +197,7 @@ def laplace_volume(
     data: Any = None,
     num_matvecs: int = 80,
     key: jax.Array | None = None,
+    covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> VolumeCurve:
     """Laplace approximation of log V(t) = log w({θ : D(P_θ0 ‖ P_θ) ≤ t}) for every t in ``eps2`` (nats).
@@ -218,8 +219,9 @@ def laplace_volume(
         instead of the Fisher information at the truth.
     num_matvecs, key
         Lanczos steps and start vector.
-    **model_kwargs
-        Covariate rows over which D is averaged.
+    covariates, **model_kwargs
+        Covariate rows over which D is averaged: keywords, or one mapping ``covariates=`` (for argument
+        names that collide with these parameters). Per-row covariates are required.
 
     Returns
     -------
@@ -247,7 +249,8 @@ def laplace_volume(
     prior = prior_gaussian(mc, z0)
     offset = prior.whiten(z0)
     spectrum = fisher_spectrum(mc, params0, method=method, sqrt_cov=prior.sqrt_cov, project=offset[None],
-                               data=data, num_matvecs=num_matvecs, key=key, **model_kwargs)
+                               data=data, num_matvecs=num_matvecs, key=key, covariates=covariates,
+                               **model_kwargs)
     lam = check_curvature(spectrum, "Hessian of the empirical loss" if data is not None
                           else "Fisher information at the truth")
     a = 0.5 * lam

@@ -51,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesvol.divergence.kl import kl_function
+from bayesvol.errors import as_key
 from bayesvol.model.model_class import Array, ModelClass, prior_sample
 from bayesvol.volume.constrained_moves import (
     AUTO_COORDINATE_UPDATES,
@@ -383,6 +384,7 @@ def nested_volume(
             f"coordinate_steps ≥ 0, max_levels ≥ 1; got num_live={num_live}, num_runs={num_runs}, "
             f"num_steps={num_steps}, num_proposals={num_proposals}, coordinate_steps={coordinate_steps}, "
             f"max_levels={max_levels}")
+    key = as_key(key)
     num_delete = num_live // 2
     evaluate = _Evaluator(log_prior, divergence)
     start = time.perf_counter()
@@ -442,13 +444,15 @@ def sampled_volume(
     num_proposals: int = 2,
     coordinate_steps: int | None = None,
     max_levels: int = 1000,
+    covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> VolumeCurve:
     """Log V(t) = log w({θ : D(P_θ0 ‖ P_θ) ≤ t}) (nats) for every t in ``eps2``, by nested sampling.
 
     One run of R independent batch nested samplers on the flat unconstrained z of ``mc`` (prior
     ``mc.log_prior``, Jacobian included), with D from :func:`bayesvol.kl_function` for the covariates
-    ``model_kwargs``. The standard errors pool the order-statistics variance of the shrinkage with the
+    ``model_kwargs`` (or the mapping ``covariates=``; per-row covariates are required). The standard
+    errors pool the order-statistics variance of the shrinkage with the
     spread of the runs; ``effective_dim`` is k(t) = 2 d log V / d log t on the ``eps2`` grid (central
     differences) with its error pooled the same way. The moves are independence proposals from the
     level's Laplace ellipsoid and elliptical slice steps, plus coordinate slice updates when D is singular
@@ -464,7 +468,7 @@ def sampled_volume(
         ``max_levels`` too small to reach eps2[0] (the message gives the budget needed).
 
     """
-    divergence = kl_function(mc, params0, **model_kwargs)
+    divergence = kl_function(mc, params0, covariates=covariates, **model_kwargs)
     sample_prior = partial(_flat_prior_sample, mc)
     return nested_volume(divergence, mc.log_prior, sample_prior, eps2, key=key, center=mc.flatten(params0),
                          unflatten=mc.unflatten, num_live=num_live, num_runs=num_runs,
