@@ -8,12 +8,13 @@ every warning from :class:`BayesvolWarning`, so a user can catch or filter all o
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import jax
 import numpy as np
 
-__all__ = ["BayesvolError", "BayesvolWarning", "InputError", "ModelClassError", "as_key"]
+__all__ = ["BayesvolError", "BayesvolWarning", "InputError", "ModelClassError", "as_key", "check_memory"]
 
 
 class BayesvolError(Exception):
@@ -30,6 +31,24 @@ class InputError(BayesvolError, ValueError):
 
 class ModelClassError(InputError):
     """A model, its parameters, covariates or data do not fit together."""
+
+
+def _physical_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # not POSIX: no check
+        return 1 << 62
+
+
+def check_memory(num_bytes: float, what: str, remedy: str) -> None:
+    """Refuse, before any work, an allocation larger than 80 % of the machine's physical memory.
+
+    ``what`` names the array (with its shape), ``remedy`` the option that makes it smaller.
+    """
+    limit = 0.8 * _physical_memory()
+    if num_bytes > limit:
+        raise InputError(f"{what} needs {num_bytes / 2**30:.1f} GiB, more than this machine's "
+                         f"{limit / 2**30:.1f} GiB (80 % of its memory): {remedy}")
 
 
 def as_key(key: Any, name: str = "key") -> jax.Array:

@@ -43,7 +43,7 @@ import xarray as xr
 
 from bayesvol.curvature.gram import gram_matrix, weight_blocks
 from bayesvol.divergence.kl import distribution_kl, kl_function
-from bayesvol.errors import InputError, as_key
+from bayesvol.errors import InputError, as_key, check_memory
 from bayesvol.model.covariates import freeze, num_rows, thaw
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
@@ -510,13 +510,23 @@ def fisher_spectrum(
         else:
             method = "lanczos"
     if method == "gram":
+        rows = _split_rows(mc, model_kwargs)[0] * _outputs_guess(mc, params0, model_kwargs)
+        check_memory(8.0 * rows * (rows + d),
+                     f"the Gram path's per-example gradients ({rows} × {d}) and Gram matrix ({rows}²)",
+                     "use fewer covariate rows, or method='lanczos'")
         return _gram_spectrum(mc, params0, sqrt_cov, project, num_eigenvectors, model_kwargs)
     z0 = _z(mc, params0)
     p0 = dict(params0) if data is None else None
     if method == "dense":
+        check_memory(8.0 * 3 * d * d, f"a dense {d} × {d} Hessian (with its eigendecomposition)",
+                     "use method='gram' or method='lanczos'")
         return spectrum_from_matrix(_hessian(mc, z0, p0, data, model_kwargs), sqrt_cov=sqrt_cov,
                                     project=project, num_eigenvectors=num_eigenvectors)
     key = jax.random.PRNGKey(0) if key is None else as_key(key)
+    if isinstance(num_matvecs, bool) or not isinstance(num_matvecs, (int, np.integer)) or num_matvecs < 1:
+        raise CurvatureError(f"num_matvecs must be a positive integer, got {num_matvecs!r}")
+    check_memory(8.0 * min(num_matvecs, d) * d, f"the Lanczos basis ({min(num_matvecs, d)} × {d})",
+                 "use fewer num_matvecs")
     return _lanczos_spectrum(mc, z0, p0, data, model_kwargs, sqrt_cov, project, num_eigenvectors, num_matvecs,
                              key)
 
