@@ -44,7 +44,7 @@ import xarray as xr
 from bayesvol.curvature.gram import gram_matrix, weight_blocks
 from bayesvol.divergence.kl import distribution_kl, kl_function
 from bayesvol.errors import InputError, as_key, check_memory
-from bayesvol.model.covariates import freeze, num_rows, thaw
+from bayesvol.model.covariates import freeze, merge_covariates, num_rows, thaw
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
 __all__ = [
@@ -177,9 +177,9 @@ def _resolve(mc: ModelClass, covariates: Mapping[str, Any] | None, model_kwargs:
              data: Any = None) -> tuple[Any, dict[str, Any]]:
     """(data values or None, the resolved covariates): the one front-door step of every function here."""
     if data is None:
-        return None, mc.resolve_covariates(covariates, **model_kwargs)
+        return None, mc.resolve_covariates(covariates, model_kwargs)
     data, carried = mc.data_value(data)
-    return data, mc.resolve_covariates(covariates, data=data, **carried, **model_kwargs)
+    return data, mc.resolve_covariates(covariates, {**carried, **model_kwargs}, data=data)
 
 
 def fisher(mc: ModelClass, params0: Mapping[str, Any], *, covariates: Mapping[str, Any] | None = None,
@@ -209,8 +209,8 @@ def loss_hessian(mc: ModelClass, params: Mapping[str, Any], *, data: Any = None,
 def _loss_fn(mc: ModelClass, data: Any, params0: Mapping[str, Any] | None, model_kwargs: Mapping[str, Any]
              ) -> Callable[[Array], Array]:
     if data is not None:
-        return lambda z: -jnp.mean(mc.log_likelihood(z, data, **model_kwargs))
-    return kl_function(mc, params0, **model_kwargs)
+        return lambda z: -jnp.mean(mc.log_likelihood(z, data, covariates=model_kwargs))
+    return kl_function(mc, params0, covariates=model_kwargs)
 
 
 @partial(jax.jit, static_argnums=(0, 1))
@@ -401,13 +401,13 @@ def ggn(mc: ModelClass, params: Mapping[str, Any], *, covariates: Mapping[str, A
     KL(p_θ ‖ p_η) in η), so the GGN is positive semi-definite everywhere and equals the Fisher
     information ∇²D(z0) at the truth.
     """
-    g, _ = gram_factor(mc, params, covariates=covariates, **model_kwargs)
+    g, _ = gram_factor(mc, params, covariates=merge_covariates(covariates, model_kwargs))
     return g.T @ g
 
 
 def _gram_spectrum(mc: ModelClass, params0: Mapping[str, Any], sqrt_cov: Array | None, project: Array | None,
                    num_eigenvectors: int, model_kwargs: Mapping[str, Any]) -> Spectrum:
-    g, info = gram_factor(mc, params0, sqrt_cov=sqrt_cov, **model_kwargs)
+    g, info = gram_factor(mc, params0, sqrt_cov=sqrt_cov, covariates=model_kwargs)
     # the gradients are as precise as the parameters they were taken at (float32 z: float32 rounding)
     eps = float(np.finfo(np.asarray(_z(mc, params0)).dtype).eps)
     gram, factored = gram_matrix(g, weight_blocks(mc.z_layout), eps=eps)

@@ -220,7 +220,7 @@ def kl_estimate(
     **model_kwargs: Any,
 ) -> Estimate:
     """D(P_θ0 ‖ P_θ) per sample, averaged over the covariate rows, with its standard error (nats)."""
-    model_kwargs = mc.resolve_covariates(covariates, **model_kwargs)
+    model_kwargs = mc.resolve_covariates(covariates, model_kwargs)
     key = None if key is None else as_key(key)
     trace0 = mc.observed_trace(params0, model_kwargs)
     trace = mc.observed_trace(params, model_kwargs)
@@ -263,7 +263,7 @@ def kl_function(
 
     The truth's distribution is computed once, so the returned function evaluates only P_z.
     """
-    model_kwargs = mc.resolve_covariates(covariates, **model_kwargs)
+    model_kwargs = mc.resolve_covariates(covariates, model_kwargs)
     site0 = mc.observed_trace(params0, model_kwargs)[mc.observed_site]
     fn0 = site0["fn"]
 

@@ -33,7 +33,7 @@ from jax.scipy.special import logsumexp
 from bayesvol.divergence.kl import Estimate
 from bayesvol.errors import BayesvolError, InputError, as_key
 from bayesvol.inference.fit import prepare_data
-from bayesvol.model.covariates import Static, thaw
+from bayesvol.model.covariates import Static, merge_covariates, thaw
 from bayesvol.model.model_class import Array, ModelClass, prior_sample
 from bayesvol.regret.predictors import erm
 
@@ -112,7 +112,7 @@ def _tempered_kernel(mc: ModelClass, static: Static, num_mcmc_steps: int
         q = dist.MultivariateNormal(mean, scale_tril=chol)
 
         def log_joint(z: Array) -> Array:
-            return mc.log_prior(z) + jnp.sum(mc.log_likelihood(z, data, **static_cov, **rows))
+            return mc.log_prior(z) + jnp.sum(mc.log_likelihood(z, data, covariates={**static_cov, **rows}))
 
         def log_ratio(z: Array) -> Array:
             value = log_joint(z) - q.log_prob(z)
@@ -129,10 +129,10 @@ def _tempered_kernel(mc: ModelClass, static: Static, num_mcmc_steps: int
 def _laplace_start(mc: ModelClass, data: Array, key: Array, model_kwargs: Mapping[str, Any],
                    num_starts: int) -> tuple[Array, Array, int]:
     """MAP ẑ and the Cholesky factor of H⁻¹ (H = −∇² log posterior at ẑ); evaluations used."""
-    fitted = erm(mc, data, key=key, penalty="map", num_starts=num_starts, **model_kwargs)
+    fitted = erm(mc, data, key=key, penalty="map", num_starts=num_starts, covariates=model_kwargs)
 
     def log_joint(z: Array) -> Array:
-        return mc.log_prior(z) + jnp.sum(mc.log_likelihood(z, data, **model_kwargs))
+        return mc.log_prior(z) + jnp.sum(mc.log_likelihood(z, data, covariates=model_kwargs))
 
     hessian = -jax.jit(jax.hessian(log_joint))(fitted.z)
     hessian = 0.5 * (hessian + hessian.T)
@@ -220,7 +220,7 @@ def _sequential_runner(mc: ModelClass, static: Static, num_particles: int,
         n = data.shape[0]
 
         def log_lik_rows(z: Array) -> Array:
-            return mc.log_likelihood(z, data, **static_cov, **rows)
+            return mc.log_likelihood(z, data, covariates={**static_cov, **rows})
 
         key_init, key_scan = jax.random.split(key)
         z = jax.vmap(lambda k: mc.flatten(prior_sample(mc, k)))(jax.random.split(key_init, num_particles))
@@ -369,10 +369,12 @@ def log_marginal(
     if key is None:
         raise InputError("log_marginal needs key= for its sampling path (no exact_log_marginal given)")
     if method == "tempered":
-        run = tempered_log_marginal(mc, data, key=key, covariates=covariates, **settings, **model_kwargs)
+        run = tempered_log_marginal(mc, data, key=key, covariates=merge_covariates(covariates, model_kwargs),
+                                    **settings)
         return Estimate(jnp.asarray(run.value), jnp.asarray(run.stderr))
     wrong = [k for k in _TEMPERED_ONLY if k in settings]
     if wrong:
         raise InputError(f"{wrong} belong to method='tempered', not 'sequential'")
-    curve = sequential_log_marginal(mc, data, key=key, covariates=covariates, **settings, **model_kwargs)
+    curve = sequential_log_marginal(mc, data, key=key, covariates=merge_covariates(covariates, model_kwargs),
+                                    **settings)
     return Estimate(jnp.asarray(curve.log_q[-1]), jnp.asarray(curve.stderr[-1]))

@@ -115,10 +115,10 @@ def prepare_data(mc: ModelClass, data: Any, covariates: Mapping[str, Any] | None
 
     """
     data, carried = mc.data_value(data)
-    kwargs = mc.resolve_covariates(covariates, data=data, **carried, **model_kwargs)
+    kwargs = mc.resolve_covariates(covariates, {**carried, **model_kwargs}, data=data)
     data = jnp.asarray(data)
     rows = num_rows(data)
-    log_lik = mc.log_likelihood(jnp.zeros(mc.dim), data, **kwargs)
+    log_lik = mc.log_likelihood(jnp.zeros(mc.dim), data, covariates=kwargs)
     if log_lik.shape[0] != rows:
         raise ModelClassError(
             f"the model reads {log_lik.shape[0]} rows from data of shape {jnp.shape(data)}: check the "

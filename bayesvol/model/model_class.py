@@ -183,17 +183,20 @@ class ModelClass:
         return int(self.per_datum(site, jnp.zeros(site["fn"].batch_shape)).shape[0])
 
     # ------------------------------------------------------------------ covariates and data
-    def resolve_covariates(self, covariates: Mapping[str, Any] | None = None, *, data: Any = None,
-                           **model_kwargs: Any) -> dict[str, Any]:
+    def resolve_covariates(self, covariates: Mapping[str, Any] | None = None,
+                           model_kwargs: Mapping[str, Any] | None = None, *,
+                           data: Any = None) -> dict[str, Any]:
         """The model's keyword arguments for a call: the given covariates, checked, plus static defaults.
 
-        Covariates come as keywords or as one mapping (``covariates={"data": x}`` for a model whose
-        argument names collide with an API parameter). Per-row covariates (:attr:`row_layout`) must be
-        given — the constructor's example rows are never used for data or for D; structural arguments
+        Covariates come as two mappings — the API's ``covariates=`` (for a model whose argument names
+        collide with an API parameter, ``covariates={"data": x}``) and its keyword covariates — never as
+        keywords here, so no argument name can collide with ``data``. Per-row covariates
+        (:attr:`row_layout`) must be given — the constructor's example rows are never used for data or
+        for D; structural arguments
         (a degree, widths) default to the constructor's values; the row count of a generative class
         defaults to the data's rows (or the constructor's value without data).
         """
-        given = merge_covariates(covariates, model_kwargs)
+        given = merge_covariates(covariates, model_kwargs or {})
         if self.observed_kwarg is not None and self.observed_kwarg in given:
             raise ModelClassError(
                 f"argument {self.observed_kwarg!r} feeds the observed site {self.observed_site!r}: pass its "
@@ -462,7 +465,7 @@ class ModelClass:
                 "the data through the model's obs keyword instead"
             )
         data, carried = self.data_value(data)
-        resolved = self.resolve_covariates(covariates, data=data, **carried, **kwargs)
+        resolved = self.resolve_covariates(covariates, {**carried, **kwargs}, data=data)
         resolved[self.observed_kwarg] = data
         return data, resolved
 
@@ -525,7 +528,7 @@ class ModelClass:
         ``model_kwargs`` are the covariates, resolved by :meth:`resolve_covariates` (per-row ones required).
         """
         self._check_params(params)
-        kwargs = self.resolve_covariates(None, **model_kwargs)
+        kwargs = self.resolve_covariates(model_kwargs)
         model = handlers.substitute(handlers.seed(self.model, key),
                                     substitute_fn=self._substitute_checked(params))
         try:

@@ -197,7 +197,7 @@ def erm(
     _check_positive(num_starts=num_starts, maxiter=maxiter)
     data, carried = mc.data_value(data)
     data = jnp.asarray(data)
-    model_kwargs = mc.resolve_covariates(covariates, data=data, **carried, **model_kwargs)
+    model_kwargs = mc.resolve_covariates(covariates, {**carried, **model_kwargs}, data=data)
     rowwise, static = mc.row_layout.split(model_kwargs)
     starts = [jnp.zeros((1, mc.dim))]
     if num_starts > 1:
@@ -259,7 +259,7 @@ def sgld(
     _check_positive(num_samples=num_samples, thin=thin, batch_size=batch_size)
     data, carried = mc.data_value(data)
     data = jnp.asarray(data)
-    model_kwargs = mc.resolve_covariates(covariates, data=data, **carried, **model_kwargs)
+    model_kwargs = mc.resolve_covariates(covariates, {**carried, **model_kwargs}, data=data)
     n = _num_rows(data) if num_rows is None else int(num_rows)
     rowwise, static = mc.row_layout.split(model_kwargs)
     key_fit, key_run = jax.random.split(key)

@@ -52,6 +52,7 @@ import numpy as np
 
 from bayesvol.divergence.kl import kl_function
 from bayesvol.errors import as_key
+from bayesvol.model.covariates import merge_covariates
 from bayesvol.model.model_class import Array, ModelClass, prior_sample
 from bayesvol.volume.constrained_moves import (
     AUTO_COORDINATE_UPDATES,
@@ -468,7 +469,7 @@ def sampled_volume(
         ``max_levels`` too small to reach eps2[0] (the message gives the budget needed).
 
     """
-    divergence = kl_function(mc, params0, covariates=covariates, **model_kwargs)
+    divergence = kl_function(mc, params0, covariates=merge_covariates(covariates, model_kwargs))
     sample_prior = partial(_flat_prior_sample, mc)
     return nested_volume(divergence, mc.log_prior, sample_prior, eps2, key=key, center=mc.flatten(params0),
                          unflatten=mc.unflatten, num_live=num_live, num_runs=num_runs,
