@@ -40,13 +40,8 @@ from bayesvol.inference.evidence import sequential_log_marginal
 from bayesvol.inference.fit import prepare_data
 from bayesvol.model.covariates import RowLayout, infer_layout, num_rows
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
-from bayesvol.regret.predictors import (
-    PREDICTORS,
-    erm,
-    exact_log_q,
-    log_likelihood,
-    predictive_log_loss,
-)
+from bayesvol.regret.erm import erm, log_likelihood
+from bayesvol.regret.predictors import PREDICTORS, exact_log_q, predictive_log_loss
 from bayesvol.volume.bounds import regret_bound
 from bayesvol.volume.curve import VolumeCurve
 
@@ -330,7 +325,7 @@ def regret_curve(
         raise InputError(f"predictors must be a sequence of names, got the string {predictors!r}")
     unknown = [p for p in predictors if p not in PREDICTORS]
     if unknown:
-        raise InputError(f"unknown predictor(s) {unknown}; choose from {PREDICTORS}")
+        raise InputError(f"unknown predictor(s) {unknown}; choose from {tuple(PREDICTORS)}")
     if isinstance(num_test, bool) or not isinstance(num_test, (int, np.integer)) or num_test < 1:
         raise InputError(f"num_test must be a positive integer, got {num_test!r}")
     key = as_key(key)
