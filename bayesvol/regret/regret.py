@@ -194,7 +194,7 @@ def volume_bounds(curve: VolumeCurve, ns: Sequence[int]) -> tuple[np.ndarray, np
     log_v = np.asarray(curve.log_volume, dtype=float)
     keep = np.isfinite(log_v)
     if not keep.any():
-        raise ValueError("the volume curve has no finite point")
+        raise InputError("the volume curve has no finite point")
     if not keep.all():
         curve = dataclasses.replace(
             curve, eps2=np.asarray(curve.eps2)[keep], log_volume=log_v[keep],
@@ -253,6 +253,14 @@ def _reference(mc: ModelClass, truth: Truth, key: Array, projection_size: int
         return log_likelihood(mc, z_star, data, covariates)
 
     return log_lik, False, z_star
+
+
+def _check_predictors(predictors: Sequence[str]) -> None:
+    if isinstance(predictors, str):
+        raise InputError(f"predictors must be a sequence of names, got the string {predictors!r}")
+    unknown = [p for p in predictors if p not in PREDICTORS]
+    if unknown:
+        raise InputError(f"unknown predictor(s) {unknown}; choose from {tuple(PREDICTORS)}")
 
 
 def regret_curve(
@@ -321,11 +329,7 @@ def regret_curve(
         raise InputError(f"ns must be increasing positive integers, got {ns}")
     if not seeds or min(seeds) < 0:
         raise InputError(f"seeds must be non-empty non-negative integers, got {seeds}")
-    if isinstance(predictors, str):
-        raise InputError(f"predictors must be a sequence of names, got the string {predictors!r}")
-    unknown = [p for p in predictors if p not in PREDICTORS]
-    if unknown:
-        raise InputError(f"unknown predictor(s) {unknown}; choose from {tuple(PREDICTORS)}")
+    _check_predictors(predictors)
     if isinstance(num_test, bool) or not isinstance(num_test, (int, np.integer)) or num_test < 1:
         raise InputError(f"num_test must be a positive integer, got {num_test!r}")
     key = as_key(key)
@@ -425,6 +429,7 @@ def compare(
     """
     if not 0.0 < test_fraction < 1.0:
         raise InputError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    _check_predictors(predictors)
     key = as_key(key)
     data, model_kwargs = prepare_data(mc, data, covariates, model_kwargs)
     rows = num_rows(data)
