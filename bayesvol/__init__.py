@@ -41,7 +41,9 @@ from bayesvol.inference.fit import SamplerWarning as SamplerWarning
 from bayesvol.inference.fit import fit as fit
 from bayesvol.model.model_class import ModelClass as ModelClass
 from bayesvol.model.model_class import ModelClassError as ModelClassError
+from bayesvol.regret.predictors import PREDICTORS as PREDICTORS
 from bayesvol.regret.predictors import predictive_log_loss as predictive_log_loss
+from bayesvol.regret.predictors import register_predictor as register_predictor
 from bayesvol.regret.regret import Truth as Truth
 from bayesvol.regret.regret import compare as compare
 from bayesvol.regret.regret import dataset_truth as dataset_truth
@@ -67,6 +69,7 @@ from bayesvol.volume.nested import sampled_volume as sampled_volume
 __version__ = "0.1.0"
 
 __all__ = [
+    "PREDICTORS",
     "BayesvolError",
     "BayesvolWarning",
     "CurvatureError",
@@ -108,6 +111,7 @@ __all__ = [
     "nested_volume",
     "online_regret",
     "predictive_log_loss",
+    "register_predictor",
     "regret_bound",
     "regret_curve",
     "sampled_volume",

@@ -35,7 +35,7 @@ from bayesvol.errors import BayesvolError, InputError, as_key
 from bayesvol.inference.fit import prepare_data
 from bayesvol.model.covariates import Static, merge_covariates, thaw
 from bayesvol.model.model_class import Array, ModelClass, prior_sample
-from bayesvol.regret.predictors import erm
+from bayesvol.regret.erm import erm
 
 __all__ = [
     "EvidenceError",

@@ -1,58 +1,95 @@
-"""Predictors of new data given training data, all scored by the same log loss (nats per datum).
+"""Predictors of new data given training data, through one registry, scored by the same log loss (nats).
 
-For training data S = (x_i, y_i)_{i≤n} and a new datum (x, y), each predictor gives −log q(y | x; S):
+For training data S = (x_i, y_i)_{i≤n} and a new datum (x, y), each predictor gives log q(y | x; S):
 
 * ``"mixture"`` — the Bayes posterior predictive Q_s(y | x; S) = ∫ w(θ | S) P_θ(y | x) dθ. Exact when an
   exact log-marginal ``log Q(data, **covariates)`` is supplied (conjugate classes):
   log Q(y | x; S) = log Q(S ∪ {(x, y)}) − log Q(S); otherwise a posterior sample average,
   log Q ≈ logsumexp_s log P_{θ_s}(y | x) − log S, over NUTS draws (``bv.fit``).
-* ``"plugin"`` — P_θ̂ with θ̂ the maximum-likelihood (ERM) fit; ``"map"`` — θ̂ the posterior mode.
-  Both by L-BFGS (optax) in the flat unconstrained coordinates z, from several starts.
-* ``"sgld"`` — stochastic-gradient Langevin draws used as a mixture; ``"ensemble"`` — a deep ensemble
-  of ERM fits from random starts used as an equal-weight mixture.
+* ``"plugin"`` — P_θ̂ with θ̂ the maximum-likelihood (ERM) fit; ``"map"`` — θ̂ the posterior mode
+  (:mod:`bayesvol.regret.erm`; an escaped fit gives −∞ where the limit does).
+* ``"sgld"`` — stochastic-gradient Langevin draws used as a mixture (:mod:`bayesvol.regret.sgld`);
+  ``"ensemble"`` — a deep ensemble of ERM fits from random starts used as an equal-weight mixture.
 
-A plug-in can assign probability 0 to an observed outcome: when the likelihood's supremum is not attained
-(the optimizer runs off to infinity in z, e.g. a Bernoulli sample of only zeros), θ̂ is the limit along
-the ray t·ẑ, t → ∞, and a datum whose log-probability keeps falling along that ray has log loss +∞. Such
-losses are returned as ``inf`` and counted (``num_infinite``), never clipped.
-
-Covariates follow ModelClass: the model's keyword arguments. Arrays are indexed by row (their leading
-axis); a scalar keyword (the generative row count ``n``) counts rows and is added when sets are joined.
+Every predictor is a function with one signature, :data:`Predictor`, registered by name with
+:func:`register_predictor`; :func:`predictive_log_loss` validates the data and dispatches by name.
+Losses of +∞ (probability 0) are returned as ``inf`` and counted (``num_infinite``), never clipped.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, KeysView, Mapping
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-import optax
-import optax.tree_utils as otu
 from jax.scipy.special import logsumexp
 
 from bayesvol.errors import InputError, as_key
 from bayesvol.inference.fit import fit, prepare_data
 from bayesvol.model.covariates import Static, thaw
 from bayesvol.model.covariates import num_rows as _num_rows
-from bayesvol.model.model_class import Array, ModelClass, ModelClassError, prior_sample
+from bayesvol.model.model_class import Array, ModelClass, ModelClassError
+from bayesvol.regret.erm import ErmFit, erm, log_likelihood, plugin_log_prob, prior_draws
+from bayesvol.regret.sgld import sgld
 
 __all__ = [
     "PREDICTORS",
     "ErmFit",
     "PredictiveLoss",
+    "Predictor",
     "erm",
     "exact_log_q",
     "log_likelihood",
     "mixture_log_prob",
     "predictive_log_loss",
+    "register_predictor",
     "sgld",
 ]
 
-PREDICTORS = ("mixture", "plugin", "map", "sgld", "ensemble")
 ExactLogMarginal = Callable[..., Array]
+
+
+class Predictor(Protocol):
+    """``predict(mc, train, train_covariates, test, test_covariates, *, key, num_train, options)``.
+
+    Returns log q(test_j | x_j; the first ``num_train`` rows of train) for every test row j, shape (m,)
+    (−inf where q = 0). ``train`` and ``test`` are validated data arrays, the covariates resolved
+    mappings; ``options`` holds ``exact_log_marginal``, ``posterior_z``, ``num_starts``,
+    ``num_members``, ``fit_kwargs`` and any user options.
+    """
+
+    def __call__(self, mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
+                 test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
+                 options: Mapping[str, Any]) -> Array:
+        """Log q(test_j | x_j; train[:num_train]) for every test row j (nats, −inf where q = 0)."""
+        ...
+
+
+class _Entry(NamedTuple):
+    predict: Predictor
+    needs_train: bool
+
+
+_REGISTRY: dict[str, _Entry] = {}
+#: The registered predictors' names (a live view: names registered later appear here).
+PREDICTORS: KeysView[str] = _REGISTRY.keys()
+
+
+def register_predictor(name: str, predict: Predictor, *, needs_train: bool = True,
+                       replace: bool = False) -> None:
+    """Register ``predict`` (signature :class:`Predictor`) under ``name`` for :func:`predictive_log_loss`.
+
+    With ``needs_train`` (the default) it is refused for zero training rows before it is called.
+    """
+    if not isinstance(name, str) or not name:
+        raise InputError(f"predictor name must be a non-empty string, got {name!r}")
+    if not callable(predict):
+        raise InputError(f"predictor {name!r} must be callable, got {type(predict).__name__}")
+    if name in _REGISTRY and not replace:
+        raise InputError(f"predictor {name!r} is already registered (pass replace=True to replace it)")
+    _REGISTRY[name] = _Entry(predict, bool(needs_train))
 
 
 class PredictiveLoss(NamedTuple):
@@ -61,23 +98,6 @@ class PredictiveLoss(NamedTuple):
     log_loss: Array
     num_infinite: int
     predictor: str
-
-
-class ErmFit(NamedTuple):
-    """An empirical-risk (maximum-likelihood or MAP) fit in flat unconstrained coordinates.
-
-    ``z`` is the best start's solution, ``objective`` its mean negative log-likelihood (plus the
-    negative log prior / n for MAP), ``escaped`` whether the supremum is not attained (z → ∞ along
-    the ray through ``z``), ``starts`` every start's solution, ``objectives`` their objectives and
-    ``iterations`` their L-BFGS iteration counts.
-    """
-
-    z: Array
-    objective: Array
-    escaped: Array
-    starts: Array
-    objectives: Array
-    iterations: Array
 
 
 @functools.lru_cache(maxsize=128)
@@ -92,226 +112,6 @@ def exact_log_q(mc: ModelClass, exact_log_marginal: ExactLogMarginal, data: Any,
     return _exact_fn(exact_log_marginal, static)(jnp.asarray(data), rows)
 
 
-# ----------------------------------------------------------------------------------------- ERM
-def _lbfgs(objective: Callable[[Array], Array], z0: Array, maxiter: int, tol: float
-           ) -> tuple[Array, Array]:
-    """Minimize a smooth objective with optax's L-BFGS (jit- and vmap-able).
-
-    A backtracking (Armijo) line search rather than optax's default zoom: the same solutions here, and
-    half the compilation time, which dominates for the small problems of a regret curve.
-    """
-    opt = optax.lbfgs(linesearch=optax.scale_by_backtracking_linesearch(
-        max_backtracking_steps=30, store_grad=True))
-    value_and_grad = optax.value_and_grad_from_state(objective)
-
-    def step(carry: tuple[Array, Any]) -> tuple[Array, Any]:
-        z, state = carry
-        value, grad = value_and_grad(z, state=state)
-        updates, state = opt.update(grad, state, z, value=value, grad=grad, value_fn=objective)
-        return optax.apply_updates(z, updates), state
-
-    def keep_going(carry: tuple[Array, Any]) -> Array:
-        _, state = carry
-        count = otu.tree_get(state, "count")
-        grad = otu.tree_get(state, "grad")
-        return (count == 0) | ((count < maxiter) & (otu.tree_norm(grad) >= tol))
-
-    z, state = jax.lax.while_loop(keep_going, step, (z0, opt.init(z0)))
-    return z, otu.tree_get(state, "count")
-
-
-def _check_positive(**counts: int) -> None:
-    for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"{name} must be a positive integer, got {value!r}")
-
-
-@functools.lru_cache(maxsize=32)
-def _prior_draws(mc: ModelClass) -> Callable[[Array], Array]:
-    """Compiled keys (K, 2) -> K prior draws as flat z (K, d)."""
-    return jax.jit(jax.vmap(lambda k: mc.flatten(prior_sample(mc, k))))
-
-
-@functools.lru_cache(maxsize=128)
-def _log_lik_fn(mc: ModelClass, static: Static) -> Callable[..., Array]:
-    return jax.jit(lambda z, data, rows: mc.log_likelihood(z, data, **thaw(static), **rows))
-
-
-def log_likelihood(mc: ModelClass, z: Array, data: Any, covariates: Mapping[str, Any]) -> Array:
-    """Per-datum log P_z(data_i | covariates_i) (nats), compiled once per class and covariate layout."""
-    rows, static = mc.row_layout.split(covariates)
-    return _log_lik_fn(mc, static)(jnp.asarray(z), jnp.asarray(data), rows)
-
-
-@functools.lru_cache(maxsize=128)
-def _erm_solver(mc: ModelClass, penalty: str, maxiter: int, tol: float,
-                static: Static) -> Callable[..., tuple[Array, Array, Array, Array]]:
-    """Compiled (z0 (K, d), data, rows, rows used m) -> (solutions, objectives, at 2z, iterations)."""
-
-    def solve(z0: Array, data: Array, rowwise: dict[str, Array], m: Array
-              ) -> tuple[Array, Array, Array, Array]:
-        covariates = {**thaw(static), **rowwise}
-        used = jnp.arange(data.shape[0]) < m
-
-        def objective(z: Array) -> Array:
-            value = -jnp.sum(jnp.where(used, mc.log_likelihood(z, data, **covariates), 0.0))
-            if penalty == "map":
-                value = value - mc.log_prior(z)
-            return value / m
-
-        solutions, iterations = jax.vmap(lambda z: _lbfgs(objective, z, maxiter, tol))(z0)
-        values = jax.vmap(objective)(solutions)
-        doubled = jax.vmap(objective)(2.0 * solutions)
-        return solutions, jnp.where(jnp.isfinite(values), values, jnp.inf), doubled, iterations
-
-    return jax.jit(solve)
-
-
-def erm(
-    mc: ModelClass,
-    data: Any,
-    *,
-    key: Array,
-    penalty: str = "none",
-    num_starts: int = 4,
-    maxiter: int = 500,
-    tol: float = 1e-9,
-    escape_norm: float = 8.0,
-    num_rows: int | None = None,
-    covariates: Mapping[str, Any] | None = None,
-    **model_kwargs: Any,
-) -> ErmFit:
-    """Minimize the empirical log loss −(1/n) Σ_i log P_z(x_i) (+ −log w(z)/n for ``penalty="map"``).
-
-    With ``num_rows`` = n only the first n rows count (one compilation then serves every prefix of a
-    data set).
-
-    L-BFGS (optax, backtracking line search) from z = 0 and ``num_starts − 1`` prior draws, vmapped and
-    compiled once per model class and data shape; the best objective wins. The fit has ``escaped`` set
-    when ‖ẑ‖ > ``escape_norm`` and the objective still decreases along the ray t·ẑ (the supremum
-    lies at infinity in z, on the boundary of the parameter space).
-    """
-    if penalty not in ("none", "map"):
-        raise InputError(f"penalty must be 'none' or 'map', got {penalty!r}")
-    key = as_key(key)
-    _check_positive(num_starts=num_starts, maxiter=maxiter)
-    data, carried = mc.data_value(data)
-    data = jnp.asarray(data)
-    model_kwargs = mc.resolve_covariates(covariates, {**carried, **model_kwargs}, data=data)
-    rowwise, static = mc.row_layout.split(model_kwargs)
-    starts = [jnp.zeros((1, mc.dim))]
-    if num_starts > 1:
-        starts.append(_prior_draws(mc)(jax.random.split(key, num_starts - 1)))
-    solver = _erm_solver(mc, penalty, maxiter, tol, static)
-    m = _num_rows(data) if num_rows is None else int(num_rows)
-    if not 1 <= m <= _num_rows(data):
-        raise InputError(f"num_rows = {m} must lie in [1, {_num_rows(data)}] (the rows of data)")
-    solutions, values, doubled, iterations = solver(jnp.concatenate(starts), data, rowwise, jnp.asarray(m))
-    best = jnp.argmin(values)
-    z = solutions[best]
-    escaped = (jnp.linalg.norm(z) > escape_norm) & (doubled[best] <= values[best])
-    return ErmFit(z, values[best], escaped, solutions, values, iterations)
-
-
-def _plugin_log_prob(mc: ModelClass, fit: ErmFit, test: Any, test_covariates: Mapping[str, Any],
-                     escape_norm: float = 8.0) -> Array:
-    """Log P_θ̂(test_j); for an escaped fit, the limit along the ray t·ẑ (−∞ where it keeps falling).
-
-    A datum's log-probability "keeps falling" when it decreases from the ray's point at norm
-    ``escape_norm`` to ẑ, or from ẑ to 2ẑ: both are checked because a likelihood that clamps its
-    probabilities (NumPyro's Bernoulli does, at 1 − 2⁻⁵²) is flat far out along the ray.
-    """
-    at_fit = log_likelihood(mc, fit.z, test, test_covariates)
-    further = log_likelihood(mc, 2.0 * fit.z, test, test_covariates)
-    near = log_likelihood(mc, fit.z * escape_norm / jnp.maximum(jnp.linalg.norm(fit.z), escape_norm),
-                          test, test_covariates)
-    tol = 1e-12 * jnp.abs(at_fit)
-    falling = (further < at_fit - tol) | (at_fit < near - tol)
-    limit = jnp.where(falling, -jnp.inf, further)
-    return jnp.where(fit.escaped, limit, at_fit)
-
-
-# ----------------------------------------------------------------------------------------- SGLD
-def sgld(
-    mc: ModelClass,
-    data: Any,
-    *,
-    key: Array,
-    num_samples: int = 400,
-    num_burnin: int = 500,
-    thin: int = 5,
-    step_size: float = 0.2,
-    batch_size: int = 32,
-    start: Array | None = None,
-    num_rows: int | None = None,
-    covariates: Mapping[str, Any] | None = None,
-    **model_kwargs: Any,
-) -> Array:
-    """Preconditioned stochastic-gradient Langevin draws from w(z | data); returns (num_samples, d).
-
-    z ← z + (ε/2) M ∇̂ log w(z | data) + √ε M^{1/2} ξ, with ∇̂ the minibatch gradient scaled by n/B and M
-    the inverse diagonal of the posterior Hessian at ``start`` (the MAP by default), so that ε is in
-    units of the posterior scale; only the first ``num_rows`` rows count when given. Written out here
-    (a few lines) because BlackJAX's ``sgld`` takes no preconditioner and the unpreconditioned chain
-    needs a per-model step size.
-    """
-    key = as_key(key)
-    _check_positive(num_samples=num_samples, thin=thin, batch_size=batch_size)
-    data, carried = mc.data_value(data)
-    data = jnp.asarray(data)
-    model_kwargs = mc.resolve_covariates(covariates, {**carried, **model_kwargs}, data=data)
-    n = _num_rows(data) if num_rows is None else int(num_rows)
-    rowwise, static = mc.row_layout.split(model_kwargs)
-    key_fit, key_run = jax.random.split(key)
-    if start is None:
-        start = erm(mc, data, key=key_fit, penalty="map", num_starts=1, num_rows=n, **model_kwargs).z
-    runner = _sgld_runner(mc, static, min(batch_size, _num_rows(data)), num_burnin,
-                          num_samples, thin, float(step_size))
-    return runner(start, key_run, data, rowwise, jnp.asarray(n))
-
-
-@functools.lru_cache(maxsize=64)
-def _sgld_runner(mc: ModelClass, static: Static, batch: int, num_burnin: int,
-                 num_samples: int, thin: int, step_size: float) -> Callable[..., Array]:
-    static_cov = thaw(static)
-    count = mc.row_layout.count
-
-    def run(start: Array, key: Array, data: Array, rowwise: dict[str, Array], n: Array) -> Array:
-        used = jnp.arange(data.shape[0]) < n
-
-        def log_post(z: Array) -> Array:
-            log_lik = mc.log_likelihood(z, data, **static_cov, **rowwise)
-            return mc.log_prior(z) + jnp.sum(jnp.where(used, log_lik, 0.0))
-
-        curvature = -jnp.diag(jax.hessian(log_post)(start))
-        precond = 1.0 / jnp.where(curvature > 0, curvature, 1.0)
-        batch_static = {k: (batch if k == count else v) for k, v in static_cov.items()}
-
-        def minibatch_grad(z: Array, index: Array) -> Array:
-            cov = {**batch_static, **{k: v[index] for k, v in rowwise.items()}}
-
-            def log_post_batch(z: Array) -> Array:
-                return mc.log_prior(z) + (n / batch) * jnp.sum(mc.log_likelihood(z, data[index], **cov))
-
-            return jax.grad(log_post_batch)(z)
-
-        def step(z: Array, key_t: Array) -> tuple[Array, Array]:
-            key_b, key_n = jax.random.split(key_t)
-            # with replacement from the first n rows: unbiased for Σ_{i<n} ∇ log P_z(x_i), fixed shapes
-            index = jax.random.randint(key_b, (batch,), 0, n)
-            noise = jax.random.normal(key_n, z.shape)
-            z = (z + 0.5 * step_size * precond * minibatch_grad(z, index)
-                 + jnp.sqrt(step_size * precond) * noise)
-            return z, z
-
-        total = num_burnin + num_samples * thin
-        _, path = jax.lax.scan(step, start, jax.random.split(key, total))
-        return path[num_burnin::thin]
-
-    return jax.jit(run)
-
-
-# ----------------------------------------------------------------------------------------- losses
 @functools.lru_cache(maxsize=128)
 def _exact_mixture_fn(mc: ModelClass, exact_log_marginal: ExactLogMarginal, train_static: Static,
                       test_static: Static) -> Callable[..., Array]:
@@ -333,21 +133,11 @@ def _exact_mixture_fn(mc: ModelClass, exact_log_marginal: ExactLogMarginal, trai
     return jax.jit(log_prob)
 
 
-def _mixture_exact(mc: ModelClass, exact_log_marginal: ExactLogMarginal, train: Any, test: Any,
-                   train_covariates: Mapping[str, Any], test_covariates: Mapping[str, Any]) -> Array:
-    """Log Q(test_j | train) = log Q(train ∪ {test_j}) − log Q(train), for every test row j."""
-    train, test = jnp.asarray(train), jnp.asarray(test)
-    train_rows, train_static = mc.row_layout.split(train_covariates)
-    test_rows, test_static = mc.row_layout.split(test_covariates)
-    fn = _exact_mixture_fn(mc, exact_log_marginal, train_static, test_static)
-    return fn(train, train_rows, test, test_rows)
-
-
 @functools.lru_cache(maxsize=128)
 def _mixture_fn(mc: ModelClass, static: Static) -> Callable[..., Array]:
     def log_prob(z: Array, log_weights: Array, test: Array, rows: dict[str, Array]) -> Array:
         cov = {**thaw(static), **rows}
-        log_lik = jax.vmap(lambda zs: mc.log_likelihood(zs, test, **cov))(z)
+        log_lik = jax.vmap(lambda zs: mc.log_likelihood(zs, test, covariates=cov))(z)
         return logsumexp(log_lik + (log_weights - logsumexp(log_weights))[:, None], axis=0)
 
     return jax.jit(log_prob)
@@ -360,6 +150,77 @@ def mixture_log_prob(mc: ModelClass, z: Array, test: Any, test_covariates: Mappi
     rows, static = mc.row_layout.split(test_covariates)
     log_weights = jnp.zeros(z.shape[0]) if log_weights is None else jnp.asarray(log_weights)
     return _mixture_fn(mc, static)(z, log_weights, test, rows)
+
+
+# ----------------------------------------------------------------------------------------- predictors
+def _mixture(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
+             test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
+             options: Mapping[str, Any]) -> Array:
+    """Bayes mixture: exact log Q(S ∪ {x_j}) − log Q(S), else a mean over posterior (or prior) draws."""
+    if train is not None:
+        train, train_covariates = mc.row_layout.prefix(train, train_covariates, num_train)
+    exact_log_marginal = options.get("exact_log_marginal")
+    if exact_log_marginal is not None:
+        train_rows, train_static = mc.row_layout.split(train_covariates)
+        test_rows, test_static = mc.row_layout.split(test_covariates)
+        fn = _exact_mixture_fn(mc, exact_log_marginal, train_static, test_static)
+        return fn(jnp.asarray(train) if num_train else jnp.zeros((0,)), train_rows, jnp.asarray(test),
+                  test_rows)
+    posterior_z = options.get("posterior_z")
+    if posterior_z is None:
+        if not num_train:
+            posterior_z = prior_draws(mc, key, 2000)
+        else:
+            posterior_z = fit(mc, train, key=key, **dict(options.get("fit_kwargs") or {}),
+                              covariates=train_covariates).z
+    return mixture_log_prob(mc, posterior_z, test, test_covariates)
+
+
+def _erm_fit(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], key: Array,
+             num_train: int, penalty: str, num_starts: int) -> ErmFit:
+    return erm(mc, train, key=key, penalty=penalty, num_starts=num_starts, num_rows=num_train,
+               covariates=train_covariates)
+
+
+def _plugin(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
+            test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
+            options: Mapping[str, Any]) -> Array:
+    """Plug-in P_θ̂, θ̂ the maximum-likelihood fit (its limit along the escape ray when not attained)."""
+    fitted = _erm_fit(mc, train, train_covariates, key, num_train, "none", options["num_starts"])
+    return plugin_log_prob(mc, fitted, test, test_covariates)
+
+
+def _map(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
+         test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
+         options: Mapping[str, Any]) -> Array:
+    """Plug-in P_θ̂ with θ̂ the posterior mode (MAP) in the unconstrained coordinates z."""
+    fitted = _erm_fit(mc, train, train_covariates, key, num_train, "map", options["num_starts"])
+    return plugin_log_prob(mc, fitted, test, test_covariates)
+
+
+def _sgld(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
+          test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
+          options: Mapping[str, Any]) -> Array:
+    """Mean of P_{z_s}(test_j) over SGLD draws z_s."""
+    draws = sgld(mc, train, key=key, num_rows=num_train, **dict(options.get("fit_kwargs") or {}),
+                 covariates=train_covariates)
+    return mixture_log_prob(mc, draws, test, test_covariates)
+
+
+def _ensemble(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
+              test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
+              options: Mapping[str, Any]) -> Array:
+    """Equal-weight mixture of the ERM fits from ``num_members`` starts (failed fits get weight 0)."""
+    fitted = _erm_fit(mc, train, train_covariates, key, num_train, "none", options["num_members"])
+    return mixture_log_prob(mc, fitted.starts, test, test_covariates,
+                            log_weights=jnp.where(jnp.isfinite(fitted.objectives), 0.0, -jnp.inf))
+
+
+register_predictor("mixture", _mixture, needs_train=False)
+register_predictor("plugin", _plugin)
+register_predictor("map", _map)
+register_predictor("sgld", _sgld)
+register_predictor("ensemble", _ensemble)
 
 
 def predictive_log_loss(
@@ -378,6 +239,7 @@ def predictive_log_loss(
     fit_kwargs: Mapping[str, Any] | None = None,
     validate: bool = True,
     num_train: int | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> PredictiveLoss:
     """Log loss −log q(test_j | x_j; train) of one predictor, per test datum (nats).
 
@@ -386,7 +248,8 @@ def predictive_log_loss(
     mc
         The model class.
     predictor
-        One of ``PREDICTORS``: "mixture", "plugin", "map", "sgld", "ensemble".
+        A name in ``PREDICTORS``: "mixture", "plugin", "map", "sgld", "ensemble", or one added with
+        :func:`register_predictor`.
     train, test
         Observed-site values of the training and the new data.
     key
@@ -408,6 +271,8 @@ def predictive_log_loss(
     num_train
         Use only the first ``num_train`` training rows (the optimizers and SGLD then compile once for
         every prefix of one data set).
+    options
+        Further options handed to the predictor (for registered user predictors).
 
     Returns
     -------
@@ -415,45 +280,27 @@ def predictive_log_loss(
         ``log_loss`` (m,) with ``inf`` where the predictor gives probability 0, and their count.
 
     """
-    if predictor not in PREDICTORS:
-        raise InputError(f"unknown predictor {predictor!r}; choose from {PREDICTORS}")
+    entry = _REGISTRY.get(predictor) if isinstance(predictor, str) else None
+    if entry is None:
+        raise InputError(f"unknown predictor {predictor!r}; choose from {tuple(PREDICTORS)}")
     key = as_key(key)
     if validate:
         test, test_covariates = prepare_data(mc, test, test_covariates, {})
         if train is not None:
             train, train_covariates = prepare_data(mc, train, train_covariates, {})
-    else:
-        train_covariates = dict(train_covariates or {})
-        test_covariates = dict(test_covariates or {})
+    train_covariates = dict(train_covariates or {})
+    test_covariates = dict(test_covariates or {})
     n_train = _num_rows(train) if train is not None else 0
-    if num_train is not None:
-        if not 0 <= num_train <= n_train:
-            raise InputError(f"num_train = {num_train} is larger than the {n_train} training rows")
-        if predictor == "mixture" or num_train == 0:
-            train, train_covariates = mc.row_layout.prefix(train, train_covariates, num_train)
-            n_train, num_train = num_train, None
-    if predictor == "mixture" and exact_log_marginal is not None:
-        log_prob = _mixture_exact(mc, exact_log_marginal, train if n_train else jnp.zeros((0,)), test,
-                                  train_covariates, test_covariates)
-    elif predictor == "mixture":
-        if posterior_z is None:
-            if not n_train:
-                posterior_z = _prior_draws(mc)(jax.random.split(key, 2000))
-            else:
-                posterior_z = fit(mc, train, key=key, **dict(fit_kwargs or {}), **train_covariates).z
-        log_prob = mixture_log_prob(mc, posterior_z, test, test_covariates)
-    elif not n_train:
+    if num_train is None:
+        num_train = n_train
+    elif not 0 <= num_train <= n_train:
+        raise InputError(f"num_train = {num_train} is larger than the {n_train} training rows")
+    if num_train == 0 and entry.needs_train:
         raise ModelClassError(f"predictor {predictor!r} needs at least one training datum")
-    elif predictor in ("plugin", "map"):
-        fitted = erm(mc, train, key=key, penalty="none" if predictor == "plugin" else "map",
-                     num_starts=num_starts, num_rows=num_train, **train_covariates)
-        log_prob = _plugin_log_prob(mc, fitted, test, test_covariates)
-    elif predictor == "sgld":
-        draws = sgld(mc, train, key=key, num_rows=num_train, **dict(fit_kwargs or {}), **train_covariates)
-        log_prob = mixture_log_prob(mc, draws, test, test_covariates)
-    else:
-        fitted = erm(mc, train, key=key, num_starts=num_members, num_rows=num_train, **train_covariates)
-        log_prob = mixture_log_prob(mc, fitted.starts, test, test_covariates,
-                                    log_weights=jnp.where(jnp.isfinite(fitted.objectives), 0.0, -jnp.inf))
+    all_options = {"exact_log_marginal": exact_log_marginal, "posterior_z": posterior_z,
+                   "num_starts": num_starts, "num_members": num_members, "fit_kwargs": fit_kwargs,
+                   **dict(options or {})}
+    log_prob = entry.predict(mc, train, train_covariates, test, test_covariates, key=key,
+                             num_train=int(num_train), options=all_options)
     loss = -jnp.asarray(log_prob)
     return PredictiveLoss(loss, int(jnp.sum(jnp.isinf(loss))), predictor)

@@ -40,13 +40,8 @@ from bayesvol.inference.evidence import sequential_log_marginal
 from bayesvol.inference.fit import prepare_data
 from bayesvol.model.covariates import RowLayout, infer_layout, num_rows
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
-from bayesvol.regret.predictors import (
-    PREDICTORS,
-    erm,
-    exact_log_q,
-    log_likelihood,
-    predictive_log_loss,
-)
+from bayesvol.regret.erm import erm, log_likelihood
+from bayesvol.regret.predictors import PREDICTORS, exact_log_q, predictive_log_loss
 from bayesvol.volume.bounds import regret_bound
 from bayesvol.volume.curve import VolumeCurve
 
@@ -117,7 +112,7 @@ def model_truth(mc: ModelClass, params: Mapping[str, Any],
     def simulate(key: Array, n: int) -> tuple[dict[str, Any], Array]:
         key_x, key_y = jax.random.split(key)
         covariates = covariates_for(key_x, n)
-        return covariates, mc.simulate(key_y, params, **covariates)
+        return covariates, mc.simulate(key_y, params, covariates=covariates)
 
     return Truth(simulate=simulate, sample_test=simulate, model_class=mc, params=dict(params))
 
@@ -146,7 +141,7 @@ def as_truth(obj: Any, mc: ModelClass | None = None) -> Truth:
     def sample_test(key: Array, m: int) -> tuple[dict[str, Any], Array]:
         key_x, key_y = jax.random.split(key)
         covariates = obj.sample_covariates(key_x, m)
-        return covariates, mc.simulate(key_y, params, **covariates)
+        return covariates, mc.simulate(key_y, params, covariates=covariates)
 
     return Truth(simulate=obj.simulate, sample_test=sample_test, model_class=mc, params=params)
 
@@ -199,7 +194,7 @@ def volume_bounds(curve: VolumeCurve, ns: Sequence[int]) -> tuple[np.ndarray, np
     log_v = np.asarray(curve.log_volume, dtype=float)
     keep = np.isfinite(log_v)
     if not keep.any():
-        raise ValueError("the volume curve has no finite point")
+        raise InputError("the volume curve has no finite point")
     if not keep.all():
         curve = dataclasses.replace(
             curve, eps2=np.asarray(curve.eps2)[keep], log_volume=log_v[keep],
@@ -239,7 +234,7 @@ def online_regret(
         return log_ref[ns_arr - 1] - log_q, np.zeros(ns_arr.size)
     if key is None:
         raise InputError("online_regret needs key= for data-sequential SMC (no exact_log_marginal given)")
-    curve = sequential_log_marginal(mc, data, key=key, **dict(smc_options or {}), **model_kwargs)
+    curve = sequential_log_marginal(mc, data, key=key, **dict(smc_options or {}), covariates=model_kwargs)
     return log_ref[ns_arr - 1] - curve.log_q[ns_arr - 1], curve.stderr[ns_arr - 1]
 
 
@@ -252,12 +247,20 @@ def _reference(mc: ModelClass, truth: Truth, key: Array, projection_size: int
         return truth.log_likelihood, True, None
     full = getattr(truth, "_full", None)
     covariates, data = full if full is not None else truth.sample_test(key, projection_size)
-    z_star = erm(mc, data, key=jax.random.fold_in(key, 1), **covariates).z
+    z_star = erm(mc, data, key=jax.random.fold_in(key, 1), covariates=covariates).z
 
     def log_lik(data: Any, covariates: Mapping[str, Any]) -> Array:
         return log_likelihood(mc, z_star, data, covariates)
 
     return log_lik, False, z_star
+
+
+def _check_predictors(predictors: Sequence[str]) -> None:
+    if isinstance(predictors, str):
+        raise InputError(f"predictors must be a sequence of names, got the string {predictors!r}")
+    unknown = [p for p in predictors if p not in PREDICTORS]
+    if unknown:
+        raise InputError(f"unknown predictor(s) {unknown}; choose from {tuple(PREDICTORS)}")
 
 
 def regret_curve(
@@ -326,11 +329,7 @@ def regret_curve(
         raise InputError(f"ns must be increasing positive integers, got {ns}")
     if not seeds or min(seeds) < 0:
         raise InputError(f"seeds must be non-empty non-negative integers, got {seeds}")
-    if isinstance(predictors, str):
-        raise InputError(f"predictors must be a sequence of names, got the string {predictors!r}")
-    unknown = [p for p in predictors if p not in PREDICTORS]
-    if unknown:
-        raise InputError(f"unknown predictor(s) {unknown}; choose from {PREDICTORS}")
+    _check_predictors(predictors)
     if isinstance(num_test, bool) or not isinstance(num_test, (int, np.integer)) or num_test < 1:
         raise InputError(f"num_test must be a positive integer, got {num_test!r}")
     key = as_key(key)
@@ -359,7 +358,7 @@ def regret_curve(
                                                                              train_cov))
             else:
                 curve = sequential_log_marginal(mc, data, key=key_smc, **dict(smc_options or {}),
-                                                **covariates)
+                                                covariates=covariates)
                 online_regret[:, j] = log_ref[np.asarray(ns) - 1] - curve.log_q[np.asarray(ns) - 1]
         for i, n in enumerate(ns if predictors else []):
             test_cov, test = truth.sample_test(jax.random.fold_in(key_test, n), num_test)
@@ -430,6 +429,7 @@ def compare(
     """
     if not 0.0 < test_fraction < 1.0:
         raise InputError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    _check_predictors(predictors)
     key = as_key(key)
     data, model_kwargs = prepare_data(mc, data, covariates, model_kwargs)
     rows = num_rows(data)

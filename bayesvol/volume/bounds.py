@@ -23,6 +23,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from bayesvol.curvature.fisher import Spectrum
+from bayesvol.errors import InputError
 from bayesvol.volume.curve import VolumeCurve
 from bayesvol.volume.gchisq import gchisq_log_cdf
 
@@ -114,11 +115,11 @@ def regret_bound(curve_or_spectrum: VolumeCurve | Spectrum, n: Any) -> RegretBou
     """
     n_arr = np.atleast_1d(np.asarray(n, dtype=np.float64))
     if np.any(~np.isfinite(n_arr)) or np.any(n_arr <= 0):
-        raise ValueError(f"n must be finite and > 0, got {n_arr[~(np.isfinite(n_arr) & (n_arr > 0))][:3]}")
+        raise InputError(f"n must be finite and > 0, got {n_arr[~(np.isfinite(n_arr) & (n_arr > 0))][:3]}")
     if isinstance(curve_or_spectrum, Spectrum):
         spec = curve_or_spectrum
         if spec.projections is None:
-            raise ValueError("the Spectrum has no projections: compute it with project=L⁻¹(z0 − μ) "
+            raise InputError("the Spectrum has no projections: compute it with project=L⁻¹(z0 − μ) "
                              "(laplace_volume does) to get the centers m_i")
         a = 0.5 * np.maximum(np.asarray(spec.eigenvalues), 0.0)
         centers = np.asarray(spec.projections)[0]
@@ -131,7 +132,7 @@ def regret_bound(curve_or_spectrum: VolumeCurve | Spectrum, n: Any) -> RegretBou
         ball, t_star = _ball(n_arr, t, log_v)
         return RegretBound(n_arr, gibbs, gibbs, gibbs, ball, t_star, "laplace-closed-form")
     if not isinstance(curve_or_spectrum, VolumeCurve):
-        raise TypeError("regret_bound takes a VolumeCurve or a Spectrum, got "
+        raise InputError("curve_or_spectrum must be a VolumeCurve or a Spectrum, got "
                         f"{type(curve_or_spectrum).__name__}")
     curve = curve_or_spectrum
     t = np.asarray(curve.eps2, dtype=np.float64)

@@ -40,6 +40,8 @@ import numpy as np
 from jax.scipy.special import log_ndtr
 from numpy.typing import ArrayLike
 
+from bayesvol.errors import InputError
+
 __all__ = [
     "GChiSqResult",
     "gchisq_dlog_cdf_dlog_t",
@@ -74,14 +76,14 @@ def _check(t: ArrayLike, weights: ArrayLike, centers: ArrayLike | None
     a = np.asarray(weights, dtype=np.float64).reshape(-1)
     m = np.zeros_like(a) if centers is None else np.asarray(centers, dtype=np.float64).reshape(-1)
     if m.shape != a.shape:
-        raise ValueError(f"centers has {m.size} entries, weights has {a.size}: they must match")
+        raise InputError(f"centers has {m.size} entries, weights has {a.size}: they must match")
     if not np.all(np.isfinite(a)) or np.any(a < 0):
-        raise ValueError("weights must be finite and ≥ 0 (a quadratic form of a positive semi-definite "
+        raise InputError("weights must be finite and ≥ 0 (a quadratic form of a positive semi-definite "
                          f"matrix); got min {np.nanmin(a) if a.size else 'n/a'}")
     if not np.all(np.isfinite(m)):
-        raise ValueError("centers must be finite")
+        raise InputError("centers must be finite")
     if not np.all(np.isfinite(t_arr)) or np.any(t_arr <= 0):
-        raise ValueError("t must be finite and > 0 (a KL radius in nats)")
+        raise InputError("t must be finite and > 0 (a KL radius in nats)")
     return t_arr.reshape(-1), a, m, t_arr.shape
 
 

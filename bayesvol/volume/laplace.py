@@ -286,5 +286,9 @@ def effective_dimension(a: Any, n: Any) -> np.ndarray:
     """
     lam = 2.0 * np.asarray(a, dtype=np.float64).reshape(-1)
     n_arr = np.asarray(n, dtype=np.float64)
+    if not np.all(np.isfinite(lam) & (lam >= 0)):
+        raise InputError(f"a (the gχ² weights ½ eig(ΣF)) must be finite and ≥ 0, got min {lam.min() / 2:.3g}")
+    if not np.all(np.isfinite(n_arr) & (n_arr >= 0)):
+        raise InputError(f"n must be finite and ≥ 0, got {n_arr[~(np.isfinite(n_arr) & (n_arr >= 0))][:3]}")
     x = n_arr[..., None] * lam
     return np.sum(x / (1.0 + x), axis=-1)
