@@ -80,7 +80,8 @@ def _sgld_runner(mc: ModelClass, static: Static, batch: int, num_burnin: int,
             cov = {**batch_static, **{k: v[index] for k, v in rowwise.items()}}
 
             def log_post_batch(z: Array) -> Array:
-                return mc.log_prior(z) + (n / batch) * jnp.sum(mc.log_likelihood(z, data[index], covariates=cov))
+                log_lik = mc.log_likelihood(z, data[index], covariates=cov)
+                return mc.log_prior(z) + (n / batch) * jnp.sum(log_lik)
 
             return jax.grad(log_post_batch)(z)
 
