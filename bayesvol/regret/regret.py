@@ -210,6 +210,7 @@ def regret_curve(
     predictor_options: Mapping[str, Any] | None = None,
     smc_options: Mapping[str, Any] | None = None,
     on_seed: Callable[[int], None] | None = None,
+    on_seed_result: Callable[[int, xr.Dataset], None] | None = None,
 ) -> xr.Dataset:
     """Regret of each predictor for every n in ``ns`` and every seed, with means and standard errors.
 
@@ -244,6 +245,9 @@ def regret_curve(
         :func:`~bayesvol.inference.evidence.sequential_log_marginal`.
     on_seed
         Called with each seed once its data set is done (progress reporting).
+    on_seed_result
+        Called with each seed and its results once its data set is done (saving as it goes): a Dataset
+        with ``regret`` (predictor, n) and ``online_regret`` (n) of that seed, attribute ``seed``.
 
     Returns
     -------
@@ -303,6 +307,11 @@ def regret_curve(
                 regret[p, i, j] = float(np.mean(np.asarray(loss.log_loss) + log_ref_test))
         if on_seed is not None:
             on_seed(seed)
+        if on_seed_result is not None:
+            on_seed_result(seed, xr.Dataset(
+                {"regret": (("predictor", "n"), regret[:, :, j].copy()),
+                 "online_regret": ("n", online_regret[:, j].copy())},
+                coords={"predictor": list(predictors), "n": ns}, attrs={"seed": seed, "units": "nats"}))
     dims = ("predictor", "n", "seed")
     coords = {"predictor": list(predictors), "n": ns, "seed": seeds}
     ds = xr.Dataset(
