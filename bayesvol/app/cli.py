@@ -436,6 +436,10 @@ def _set_truth(zoo: Any, truth: dict[str, Any] | None, where: str = "--truth") -
     import jax.numpy as jnp
     import numpy as np
 
+    sites = list(zoo.model_class.latent_sites)
+    unknown = [site for site in truth if site not in sites]
+    if unknown:
+        raise CLIError(f"{where}: unknown site(s) {unknown}; the model's parameter sites are {sites}")
     params = {}
     for site, value in truth.items():
         try:

@@ -502,6 +502,8 @@ def check_model_fits_data(problem: Any, data: DataSet, spec: str) -> None:
 
     try:
         mc = ModelClass(problem.model, x=data.x[:4])
+        if mc.observed_kwarg == "x":  # x is its data, not its covariates
+            raise InputError(f"its observed site {mc.observed_site!r} is fed by x")
         check_data(mc, data.y[:4], {"x": data.x[:4]})
     except Exception as err:
         raise InputError(f"--model {spec}: does not take data set {data.name!r} as model(x, y=y) "
