@@ -27,8 +27,8 @@ _FILES: dict[str, str] = {
     "no_obs.py": "import numpyro, numpyro.distributions as dist\n"
                  "def model(n=1):\n    numpyro.sample('p', dist.Beta(1.0, 1.0))\n",
     "not_callable.py": "model = 3\n",
-    "bad_covariates.py": _COIN.replace("def coin", "def covariates(key, m):\n    raise RuntimeError('no rows')\n"
-                                       "def coin"),
+    "bad_covariates.py": _COIN.replace(
+        "def coin", "def covariates(key, m):\n    raise RuntimeError('no rows')\ndef coin"),
     "model.txt": "not python\n",
     "bad.toml": "seeds = [unclosed\n",
     "unknown.toml": "sedes = 3\n",
@@ -103,33 +103,38 @@ CASES: list[tuple[list[str], str]] = [
     (["spectrum", "--model", "missing_file.py:model"], "model file 'missing_file.py' not found"),
     (["spectrum", "--model", f"{T}/other.py:model"], "has no function 'model'; it defines ['other']"),
     (["spectrum", "--model", f"{T}/broken.py:model"], "broken.py' failed: SyntaxError"),
-    (["spectrum", "--model", f"{T}/raises.py:model"], "model() in '{tmp}/raises.py' raised ZeroDivisionError"),
+    (["spectrum", "--model", f"{T}/raises.py:model"],
+     "model() in '{tmp}/raises.py' raised ZeroDivisionError"),
     (["spectrum", "--model", f"{T}/no_obs.py:model"], "no observed site"),
     (["spectrum", "--model", f"{T}/not_callable.py:model"], "'model' in '{tmp}/not_callable.py' is not"),
     (["spectrum", "--model", f"{T}/model.txt:model"], "is not a Python file"),
     (["spectrum", "--model", f"{T}/bad_covariates.py:coin"], "covariates(key, m) in"),
     (["spectrum", "--model", f"{T}/coin.py:coin", "--option", "a=2"], "--option applies to zoo models"),
     # zoo options
-    (["volume", "--model", "bernoulli", "--option", "nonsense"], "--option 'nonsense' must look like KEY=VALUE"),
+    (["volume", "--model", "bernoulli", "--option", "nonsense"],
+     "--option 'nonsense' must look like KEY=VALUE"),
     (["volume", "--model", "bernoulli", "--option", "=3"], "--option '=3' must look like KEY=VALUE"),
     (["volume", "--model", "bernoulli", "--option", "bogus=1"], "--option bogus: model 'bernoulli' has no "
                                                                 "option 'bogus'; its options: a, b, p0"),
     (["volume", "--model", "polynomial_regression", "--option", "degree=-3"],
      "--option degree=-3: degree must be an integer ≥ 0, got -3"),
     (["volume", "--model", "polynomial_regression", "--option", "degree=2.5"], "--option degree=2.5"),
-    (["volume", "--model", "bernoulli", "--option", "p0=1.5"], "--option p0=1.5: p0 must be a number > 0 and < 1"),
+    (["volume", "--model", "bernoulli", "--option", "p0=1.5"],
+     "--option p0=1.5: p0 must be a number > 0 and < 1"),
     (["volume", "--model", "bernoulli", "--option", "a=0"], "--option a=0: a must be a number > 0"),
     (["volume", "--model", "bernoulli", "--option", "a=x"], "--option a=\"x\""),
     (["volume", "--model", "linear_regression", "--option", "sigma=-1"], "--option sigma=-1"),
     (["volume", "--model", "mlp_regression", "--option", "widths=[0]"], "--option widths=[0]"),
     (["volume", "--model", "mlp_regression", "--option", "task=nonsense"], "--option task=\"nonsense\""),
-    (["volume", "--model", "reduced_rank_regression", "--option", "rank=5"], "rank must be an integer in [0, 2]"),
+    (["volume", "--model", "reduced_rank_regression", "--option", "rank=5"],
+     "rank must be an integer in [0, 2]"),
     (["volume", "--model", "categorical", "--option", "k=1"], "--option k=1: k must be an integer ≥ 2"),
     # the truth
     (["volume", "--model", "bernoulli", "--truth", "[0.3]"],
      "--truth must be a JSON object mapping site names to values, got a list"),
     (["volume", "--model", "bernoulli", "--truth", "{not json"], "--truth is not valid JSON"),
-    (["volume", "--model", "bernoulli", "--truth", '"0.3"'], "--truth must be a JSON object mapping site names "
+    (["volume", "--model", "bernoulli", "--truth", '"0.3"'],
+     "--truth must be a JSON object mapping site names "
                                                              "to values, got a string"),
     (["volume", "--model", "bernoulli", "--truth", "{}"], "--truth is an empty object"),
     (["volume", "--model", "bernoulli", "--truth", '{"p": 1.5}'], "outside the support"),
@@ -139,7 +144,8 @@ CASES: list[tuple[list[str], str]] = [
     (["spectrum", "--model", "linear_regression", "--truth", '{"theta": [1, 2]}'], "'theta'"),
     # data sets
     (["compare", "--data", "nosuch"], "--data: unknown data set 'nosuch'; choose one of breast_cancer, wine"),
-    (["compare", "--model", "bernoulli"], "--model bernoulli: 'bernoulli' does not fit data set 'breast_cancer'"),
+    (["compare", "--model", "bernoulli"],
+     "--model/--data: model 'bernoulli' does not fit data set 'breast_cancer'"),
     (["compare", "--data", "iris"], "'logistic_regression' does not fit data set 'iris' (multiclass)"),
     (["compare", "--data", "diabetes"], "'logistic_regression' does not fit data set 'diabetes'"),
     (["compare", "--data", "wine", "--model", "linear_regression"], "does not fit data set 'wine'"),
@@ -152,11 +158,14 @@ CASES: list[tuple[list[str], str]] = [
     (["regret", "--config", f"{T}/missing.toml"], "--config: file '{tmp}/missing.toml' not found"),
     (["regret", "--config", f"{T}/bad.toml"], "is not valid TOML"),
     (["regret", "--config", f"{T}/unknown.toml"], "unknown option(s) ['sedes']"),
-    (["regret", "--config", f"{T}/seeds0.toml"], "'seeds' in config file '{tmp}/seeds0.toml' must be a positive"),
-    (["spectrum", "--config", f"{T}/budget.toml"], "'budget' in config file '{tmp}/budget.toml' is not an option "
+    (["regret", "--config", f"{T}/seeds0.toml"],
+     "'seeds' in config file '{tmp}/seeds0.toml' must be a positive"),
+    (["spectrum", "--config", f"{T}/budget.toml"],
+     "'budget' in config file '{tmp}/budget.toml' is not an option "
                                                    "of `bayesvol spectrum`"),
     (["volume", "--config", f"{T}/option3.toml"], "'option' in config file"),
-    (["volume", "--config", f"{T}/truthlist.toml"], "'truth' in config file '{tmp}/truthlist.toml' must be a JSON "
+    (["volume", "--config", f"{T}/truthlist.toml"],
+     "'truth' in config file '{tmp}/truthlist.toml' must be a JSON "
                                                     "object mapping site names to values, got a list"),
     (["volume", "--config", f"{T}/jsonyes.toml"], "'json' in config file"),
     (["regret", "--config", f"{T}/nneg.toml"], "'n' in config file"),
@@ -167,7 +176,8 @@ CASES: list[tuple[list[str], str]] = [
     # the output folder
     (["spectrum", "--out", f"{T}/a_file"], "--out '{tmp}/a_file' is a file, not a folder"),
     (["spectrum", "--out", f"{T}/a_file/sub"], "cannot be created: '{tmp}/a_file' is a file"),
-    (["spectrum", "--out", f"{T}/other_run"], "holds the results of a different run (`bayesvol volume --model "
+    (["spectrum", "--out", f"{T}/other_run"],
+     "holds the results of a different run (`bayesvol volume --model "
                                               "bernoulli`); choose another --out, or add --overwrite"),
     (["spectrum", "--out", f"{T}/no_manifest"], "already holds results (results.json) of a run without a "
                                                 "manifest; choose another --out, or add --overwrite"),

@@ -471,7 +471,7 @@ def _fit_data(zoo_name: str, options: dict[str, Any], source: _Source) -> tuple[
     try:
         fitted = experiments.data_model_options(zoo_name, data)
     except InputError as err:
-        raise CLIError(f"--model {spec}: {err}") from err
+        raise CLIError(f"--model/--data: {err}") from err
     clash = {k: v for k, v in options["option"].items() if k in fitted and fitted[k] != v}
     if clash:
         key = next(iter(clash))

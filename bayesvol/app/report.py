@@ -173,8 +173,8 @@ class Report:
         attrs = dict(dataset.attrs)
         for key, value in (self.provenance or {}).items():
             attrs[f"bayesvol_{key}"] = value
-        clean.attrs = {k: (v if isinstance(v, (str, int, float)) else json.dumps(jsonable(v)))
-                       for k, v in attrs.items()}
+        clean.attrs = {k: (int(v) if isinstance(v, bool) else v if isinstance(v, (str, int, float))
+                           else json.dumps(jsonable(v))) for k, v in attrs.items()}  # NetCDF has no bool
         path = write_atomic(self.out_dir / f"{name}.nc",
                             lambda tmp: clean.to_netcdf(tmp, engine="h5netcdf"))
         return self._wrote(path)

@@ -388,7 +388,8 @@ def compare(
             mc, name, train, test, key=key_fit, train_covariates=train_cov, test_covariates=test_cov,
             exact_log_marginal=exact_log_marginal, **options).log_loss)
         heldout[p] = loss.mean()
-        heldout_se[p] = loss.std(ddof=1) / np.sqrt(loss.size) if loss.size > 1 else np.nan
+        with np.errstate(invalid="ignore"):  # an infinite loss (ERM on separable data) has no stderr: NaN
+            heldout_se[p] = loss.std(ddof=1) / np.sqrt(loss.size) if loss.size > 1 else np.nan
         for i, n in enumerate(prequential_starts):
             # the training rows with num_train = n: the optimizers compile once for every n
             nxt, nxt_cov = take_rows(train, train_cov, jnp.arange(n, n + 1))
