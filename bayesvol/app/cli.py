@@ -21,7 +21,6 @@ import inspect
 import json
 import os
 import shlex
-import shutil
 import sys
 import tomllib
 import warnings
@@ -30,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bayesvol.app import outfolder
 from bayesvol.errors import InputError
 
 __all__ = ["CLIError", "build_parser", "load_model", "main", "resolve_options"]
@@ -84,10 +84,6 @@ _PREDICTORS = ("mixture", "plugin", "map", "sgld", "ensemble")
 _METHODS = ("laplace", "nested")
 _DEFAULT_MODEL = "polynomial_regression"
 _RUN_MODEL = ("polynomial_regression", {"degree": 40, "sigma": 0.5})
-
-# what --overwrite (or the same run again) may delete in a folder without a manifest: only names bayesvol
-# itself writes, never anything else a person keeps there
-_OUR_FIGURES = ("regret", "volume", "spectrum", "effective_dim", "trace", "rank")
 
 
 def _help(option: str, text: str, command: str) -> str:
@@ -500,49 +496,6 @@ def _provenance(options: dict[str, Any]) -> dict[str, Any]:
             "run": f"{started.timestamp():.6f}-{os.getpid()}"}  # tells this run's manifest from another's
 
 
-def _our_files(out: Path) -> list[str]:
-    """Files of a bayesvol run in a folder without a manifest (names bayesvol writes, nothing else)."""
-    names = []
-    for path in out.iterdir():
-        if path.name in ("results.json", "report.html", "INTERRUPTED") or path.suffix == ".nc" or (
-                path.suffix == ".png" and path.stem in _OUR_FIGURES):
-            names.append(path.name)
-    return sorted(names)
-
-
-def _check_out(options: dict[str, Any], provenance: dict[str, Any]) -> list[str]:
-    """Refuse an output folder that cannot be written or holds another run; return the files to clear."""
-    from bayesvol.app.report import MANIFEST, read_manifest
-
-    out = Path(options["out"])
-    where = f"--out {str(out)!r}"
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"{where} is a file, not a folder")
-    parent = out
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise CLIError(f"{where} cannot be created: {str(parent)!r} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CLIError(f"{where} cannot be written: no write permission in {str(parent)!r}")
-    if not out.exists():
-        return []
-    manifest = read_manifest(out)
-    if manifest is None:
-        ours = _our_files(out)
-        if ours and not options["overwrite"]:
-            shown = ", ".join(ours[:3]) + (", …" if len(ours) > 3 else "")
-            raise CLIError(f"{where} already holds results ({shown}) of a run without a manifest; choose "
-                           "another --out, or add --overwrite to replace them")
-        return ours
-    same = all(manifest.get(k) == provenance[k] for k in ("subcommand", "options", "seed", "version"))
-    if not same and not options["overwrite"]:
-        raise CLIError(f"{where} holds the results of a different run (`{manifest.get('command')}`); choose "
-                       "another --out, or add --overwrite to replace them")
-    listed = [f for f in manifest.get("files", []) if isinstance(f, str)]
-    return sorted({*listed, MANIFEST, "INTERRUPTED"} | set(_our_files(out)))
-
-
 # ------------------------------------------------------------------------------------------------
 # warnings and interruptions
 @contextmanager
@@ -565,75 +518,15 @@ def _one_line_warnings() -> Iterator[None]:
         warnings.showwarning = previous
 
 
-def _after_stop(options: dict[str, Any] | None, created: bool, reason: str) -> str:
-    """Leave the folder honest after a stop: a marker saying what is complete, or no folder at all.
-
-    Returns a sentence for the message on stderr.
-    """
-    from bayesvol.app.report import MANIFEST, write_atomic
-
-    manifest = _own_manifest(options)
-    if options is None or manifest is None or manifest.get("status") != "running":
-        return ""
-    out = Path(options["out"])
-    kept = [f for f in manifest.get("files", []) if (out / f).exists()]
-    if not kept:  # nothing finished: no folder of nothing
-        (out / MANIFEST).unlink(missing_ok=True)
-        if created and not any(out.iterdir()):
-            shutil.rmtree(out, ignore_errors=True)
-        return "nothing was finished, so nothing was kept"
-    seeds = options.get("seeds") or (6 if options["command"] == "run" else 5)
-    missing = [name for name in ("results.json", "report.html") if name not in kept]
-    if options["command"] in ("run", "regret"):
-        done = [s for s in range(seeds) if f"regret_seed{s}.nc" in kept]
-        missing += [f"regret_seed{s}.nc" for s in range(seeds) if s not in done]
-        if "regret.nc" not in kept:
-            missing.append("regret.nc")
-    lines = [f"bayesvol stopped: {reason}", f"command: {manifest.get('command')}",
-             f"complete (each file whole, written atomically): {', '.join(kept)}",
-             "not complete (not written): " + (", ".join(missing) or "the figures after the last file")]
-    write_atomic(out / "INTERRUPTED", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
-    manifest.update(status="interrupted", files=[*kept, "INTERRUPTED"])
-    write_atomic(out / MANIFEST, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2) + "\n"))
-    return f"kept in {str(out)!r}: {', '.join(kept)} (see {str(out / 'INTERRUPTED')!r})"
+def _run_id(options: dict[str, Any] | None) -> str | None:
+    return None if options is None or "_provenance" not in options else options["_provenance"]["run"]
 
 
-def _own_manifest(options: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The manifest of the folder if this very run wrote it (never touch another run's files)."""
-    from bayesvol.app.report import read_manifest
-
-    if options is None or "_provenance" not in options:
-        return None
-    out = Path(options["out"])
-    manifest = read_manifest(out) if out.is_dir() else None
-    if manifest is None or manifest.get("run") != options["_provenance"]["run"]:
-        return None
-    return manifest
-
-
-def _mark_complete(options: dict[str, Any]) -> None:
-    from bayesvol.app.report import MANIFEST, write_atomic
-
-    out = Path(options["out"])
-    manifest = _own_manifest(options)
-    if manifest is not None and manifest.get("status") == "running":
-        manifest["status"] = "complete"
-        write_atomic(out / MANIFEST, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2) + "\n"))
-
-
-def _remove_partial(options: dict[str, Any] | None, created: bool) -> None:
-    """A bad input found late: remove what this run wrote, so nothing half-made is left."""
-    from bayesvol.app.report import MANIFEST
-
-    manifest = _own_manifest(options)
-    if options is None or manifest is None or manifest.get("status") != "running":
-        return
-    out = Path(options["out"])
-    for name in [*manifest.get("files", []), MANIFEST]:
-        if Path(name).name == name:
-            (out / name).unlink(missing_ok=True)
-    if created and not any(out.iterdir()):
-        shutil.rmtree(out, ignore_errors=True)
+def _seeds_of(options: dict[str, Any]) -> range:
+    """The seeds whose regret files the command writes (none for the commands without seeds)."""
+    if options["command"] not in ("run", "regret"):
+        return range(0)
+    return range(options["seeds"] or (6 if options["command"] == "run" else 5))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -653,12 +546,28 @@ def _prepare(args: argparse.Namespace, argv: Sequence[str]) -> tuple[dict[str, A
         zoo = _set_truth(load_model(options["model"], options["option"]), options["truth"],
                          source.name("truth"))
     provenance = _provenance(options)
-    options["_clear"] = _check_out(options, provenance)
+    options["_clear"] = outfolder.check_folder(options["out"], provenance, options["overwrite"])
     options["_provenance"] = provenance
     if os.environ.get("BAYESVOL_QUICK") == "1":  # tests only: smaller samplers, recorded in every file
         options["_quick"] = True
         provenance["quick"] = True
     return options, zoo
+
+
+def _is_computation_failure(err: InputError) -> bool:
+    """An InputError of the library that no command-line option can fix (the sampler's own budget)."""
+    from bayesvol.volume.nested_statistics import NestedSamplingError
+
+    return isinstance(err, NestedSamplingError)
+
+
+
+def _stop_note(options: dict[str, Any] | None, created: bool, reason: str) -> str:
+    """After a stop: the INTERRUPTED marker (or no folder at all) and a sentence on what was kept."""
+    run = _run_id(options)
+    if options is None or run is None:
+        return ""
+    return outfolder.after_stop(options["out"], run, created, reason, _seeds_of(options))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -686,27 +595,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = experiments.list_models(None, options)
             else:
                 result = experiments.COMMANDS[args.command](zoo, options)
-            _mark_complete(options)
+            run = _run_id(options)
+            if run is not None:
+                outfolder.mark_complete(options["out"], run)
             if options["json"]:
                 from bayesvol.app.report import jsonable
 
                 json.dump(jsonable(result), sys.stdout, indent=2)
                 print()
             return 0
-        except InputError as err:  # CLIError, and a bad input the library found after the start
-            if debug:
-                raise
-            _remove_partial(options, created)
-            print(f"bayesvol: error: {_first_line(err)}", file=sys.stderr)
-            return 2
         except KeyboardInterrupt:
-            kept = _after_stop(options, created, "interrupted (Ctrl-C)")
+            kept = _stop_note(options, created, "interrupted (Ctrl-C)")
             print(f"bayesvol: interrupted; {kept or 'no output folder was written'}", file=sys.stderr)
             return 130
         except Exception as err:
             if debug:
                 raise
-            kept = _after_stop(options, created, f"{type(err).__name__}: {_first_line(err)}")
+            if isinstance(err, InputError) and not _is_computation_failure(err):
+                # CLIError, or a bad input (a user model's shapes, say) the library found after the start
+                run = _run_id(options)
+                if options is not None and run is not None:
+                    outfolder.remove_partial(options["out"], run, created)
+                print(f"bayesvol: error: {_first_line(err)}", file=sys.stderr)
+                return 2
+            kept = _stop_note(options, created, f"{type(err).__name__}: {_first_line(err)}")
             print(f"bayesvol: error: {type(err).__name__}: {_first_line(err)}"
                   + (f"; {kept}" if kept else ""), file=sys.stderr)
             return 1
