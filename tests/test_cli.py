@@ -256,3 +256,42 @@ def test_compare_takes_the_dimension_from_the_data(capsys, tmp_path: Path, monke
     code, out, err = _run(capsys, "compare", "--config", str(config), "--out", str(tmp_path / "b"))
     assert code == 0, err
     assert "mlp_classification on iris (60 rows, 4 features)" in out
+
+
+def _writes_then(exc: BaseException):
+    """A stand-in command that writes one file of its report, then fails with ``exc``."""
+    from bayesvol.app import experiments
+
+    def command(zoo, options):
+        report = experiments._report(options, "test")
+        report.add_results(partial=True)
+        raise exc
+
+    return command
+
+
+def test_a_failure_exits_1_and_marks_what_is_complete(capsys, tmp_path: Path, monkeypatch) -> None:
+    from bayesvol.app import experiments
+
+    monkeypatch.setitem(experiments.COMMANDS, "spectrum", _writes_then(RuntimeError("the solver diverged")))
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, *_SPECTRUM, "--out", str(out))
+    assert code == 1
+    assert err.strip().splitlines() == [
+        f"bayesvol: error: RuntimeError: the solver diverged; kept in {str(out)!r}: results.json "
+        f"(see {str(out / 'INTERRUPTED')!r})"]
+    marker = (out / "INTERRUPTED").read_text().splitlines()
+    assert marker[0] == "bayesvol stopped: RuntimeError: the solver diverged"
+    assert marker[2].endswith(": results.json") and marker[3].endswith(": report.html")
+
+
+def test_a_bad_input_found_late_leaves_no_folder(capsys, tmp_path: Path, monkeypatch) -> None:
+    from bayesvol.app import experiments
+    from bayesvol.errors import InputError
+
+    late = _writes_then(InputError("data has the wrong shape"))
+    monkeypatch.setitem(experiments.COMMANDS, "spectrum", late)
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, *_SPECTRUM, "--out", str(out))
+    assert code == 2 and err == "bayesvol: error: data has the wrong shape\n"
+    assert not out.exists()
