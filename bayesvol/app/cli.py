@@ -92,7 +92,7 @@ def _help(option: str, text: str, command: str) -> str:
 
 def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
     """Every option on every command (hidden where unused), so an unused one is refused by name."""
-    from bayesvol.app.experiments import DATASETS
+    from bayesvol.app.experiments import DATASETS, which_models_fit
 
     def add(option: str, *flags: str, text: str, **kwargs: Any) -> None:
         parser.add_argument(*(flags or (f"--{option}",)), dest=option, default=None,
@@ -105,7 +105,9 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
     add("seed", type=int, text="random seed (default 0); same seed, same numbers")
     add("overwrite", action="store_true",
         text="replace the results of a different run in --out (the same run again always overwrites)")
-    add("model", text="zoo model name (see `bayesvol models`) or path/to/file.py:function")
+    default = "logistic_regression" if command == "compare" else _DEFAULT_MODEL
+    add("model", text=f"zoo model name (see `bayesvol models`) or path/to/file.py:function (default "
+                      f"{default})")
     add("option", action="append", metavar="KEY=VALUE",
         text="zoo model option, e.g. --option degree=20 (repeatable; VALUE is JSON)")
     add("truth", text="true parameters as a JSON object, e.g. '{\"p\": 0.3}' (default: the zoo's truth)")
@@ -116,7 +118,8 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
     add("predictors", nargs="+", text=f"predictors, any of: {' '.join(_PREDICTORS)}")
     add("methods", nargs="+", text=f"volume estimators, any of: {' '.join(_METHODS)}")
     add("data", text=f"data set: one of scikit-learn's bundled {', '.join(DATASETS)} (default "
-                     "breast_cancer), or a .npz file with arrays x and y")
+                     "breast_cancer), or a .npz file with arrays x and y; the model takes its dimensions "
+                     f"from the data. Models by task: {which_models_fit()}")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -33,6 +33,7 @@ __all__ = [
     "regret_command",
     "spectrum_command",
     "volume_command",
+    "which_models_fit",
 ]
 
 
@@ -434,7 +435,8 @@ _DATA_MODELS: dict[str, tuple[tuple[str, ...], Callable[[DataSet], dict[str, Any
 }
 
 
-def _which_models_fit() -> str:
+def which_models_fit() -> str:
+    """Which zoo classes take which kind of data set, in words (for --help and errors)."""
     return "; ".join(f"{task}: {', '.join(m for m, (tasks, _) in _DATA_MODELS.items() if task in tasks)} "
                      f"({', '.join(d for d, t in DATASETS.items() if t == task)})"
                      for task in ("binary", "multiclass", "regression"))
@@ -496,7 +498,7 @@ def data_model_options(model: str, data: DataSet) -> dict[str, Any]:
 
     if model not in _DATA_MODELS or data.task not in _DATA_MODELS[model][0]:
         raise InputError(f"model {model!r} does not fit data set {data.name!r} ({data.task}); models that "
-                         f"fit each task: {_which_models_fit()}")
+                         f"fit each task: {which_models_fit()}")
     return _DATA_MODELS[model][1](data)
 
 
