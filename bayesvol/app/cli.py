@@ -31,6 +31,7 @@ from typing import Any
 
 from bayesvol.app import outfolder
 from bayesvol.errors import InputError
+from bayesvol.regret.predictors import PREDICTORS
 
 __all__ = ["CLIError", "build_parser", "load_model", "main", "resolve_options"]
 
@@ -80,7 +81,6 @@ _HINTS: dict[tuple[str, str], str] = {
                       "another model use `bayesvol regret --model ...`",
 }
 
-_PREDICTORS = ("mixture", "plugin", "map", "sgld", "ensemble")
 _METHODS = ("laplace", "nested")
 _DEFAULT_MODEL = "polynomial_regression"
 _RUN_MODEL = ("polynomial_regression", {"degree": 40, "sigma": 0.5})
@@ -115,7 +115,7 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
     add("n", type=int, nargs="+", text="sample sizes")
     add("seeds", type=int, text="independent data sets per n")
     add("budget", type=int, text="live points of the MCMC volume estimator (≥ 8, a multiple of 4)")
-    add("predictors", nargs="+", text=f"predictors, any of: {' '.join(_PREDICTORS)}")
+    add("predictors", nargs="+", text=f"predictors, any of: {' '.join(PREDICTORS)}")
     add("methods", nargs="+", text=f"volume estimators, any of: {' '.join(_METHODS)}")
     add("data", text=f"data set: one of scikit-learn's bundled {', '.join(DATASETS)} (default "
                      "breast_cancer), or a .npz file with arrays x and y; the model takes its dimensions "
@@ -299,7 +299,7 @@ def resolve_options(args: argparse.Namespace, argv: Sequence[str] = ()) -> dict[
         if not ns or any(not _is_int(n) or n <= 0 for n in ns):
             raise CLIError(f"{source.name('n')} must be positive integers, got {options['n']!r}")
         options["n"] = sorted(set(ns))
-    _check_names(options, "predictors", source, _PREDICTORS)
+    _check_names(options, "predictors", source, PREDICTORS)
     _check_names(options, "methods", source, _METHODS)
     options["truth"] = _check_truth(options["truth"], source)
     if command in _ON_MODELS and options["model"] is None:
