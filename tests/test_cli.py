@@ -137,6 +137,11 @@ def _assert_provenance(out: Path, command: str, seed: int) -> None:
             assert ds.attrs["bayesvol_command"] == manifest["command"], nc
             assert int(ds.attrs["bayesvol_seed"]) == seed
             assert json.loads(ds.attrs["bayesvol_options"]) == manifest["options"]
+    from PIL import Image
+
+    for png in out.glob("*.png"):
+        with Image.open(png) as image:
+            assert json.loads(image.text["Description"])["command"] == manifest["command"], png
     assert not list(out.glob(".*tmp*")), "a temporary file was left behind"
 
 

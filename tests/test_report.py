@@ -115,10 +115,17 @@ def test_provenance_is_in_every_file_and_the_manifest(tmp_path: Path) -> None:
     report = Report(tmp_path / "out", title="t", provenance=provenance)
     report.add_dataset("curve", xr.Dataset({"v": ("t", np.arange(3.0))}, attrs={"units": "nats"}))
     report.add_results(answer=1.0)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    report.add_figure("line", fig)
     report.write_html()
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["status"] == "running"
-    assert manifest["files"] == ["curve.nc", "results.json", "report.html"]
+    assert manifest["files"] == ["curve.nc", "results.json", "line.png", "report.html"]
+    from PIL import Image
+
+    with Image.open(tmp_path / "out" / "line.png") as image:
+        assert json.loads(image.text["Description"])["command"] == "bayesvol volume --seed 3"
     assert json.loads((tmp_path / "out" / "results.json").read_text())["provenance"]["seed"] == 3
     with xr.open_dataset(tmp_path / "out" / "curve.nc", engine="h5netcdf") as ds:
         assert ds.attrs["bayesvol_command"] == "bayesvol volume --seed 3" and ds.attrs["bayesvol_seed"] == 3

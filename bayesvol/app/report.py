@@ -87,8 +87,9 @@ class Report:
 
     Each ``add_*`` call writes its file at once (atomically); :meth:`write_html` (re)writes
     ``report.html``. ``provenance`` (command, options, seed, version) goes into every file: NetCDF
-    attributes ``bayesvol_*``, a ``provenance`` field of ``results.json``, a line of ``report.html``, and
-    ``manifest.json``, which also lists the files written so far. ``clear``: files of an earlier run to
+    attributes ``bayesvol_*``, a ``provenance`` field of ``results.json``, the PNG text chunk
+    ``Description``, a line of ``report.html``, and ``manifest.json``, which also lists the files written
+    so far. ``clear``: files of an earlier run to
     delete before the first write.
     """
 
@@ -154,7 +155,12 @@ class Report:
 
     def add_figure(self, name: str, figure: Figure | Any, caption: str = "") -> Path:
         """Save a figure as PNG (also embedded in the HTML); accepts matplotlib or ArviZ PlotCollection."""
-        path = write_atomic(self.out_dir / f"{name}.png", lambda tmp: figure.savefig(tmp, dpi=110))
+        # PNG text chunks: the figure records the run like every other file
+        metadata = {} if self.provenance is None else {
+            "Software": f"bayesvol {self.provenance.get('version')}",
+            "Description": json.dumps(jsonable(dict(self.provenance)))}
+        path = write_atomic(self.out_dir / f"{name}.png",
+                            lambda tmp: figure.savefig(tmp, dpi=110, metadata=metadata))
         data = base64.b64encode(path.read_bytes()).decode("ascii")
         self.sections.append(
             f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}"/>'
