@@ -91,3 +91,45 @@ def test_unwritable_output_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_jsonable_nested() -> None:
     assert jsonable({"a": (np.int64(2), [np.float32(0.5)])}) == {"a": [2, [0.5]]}
+
+
+def test_files_are_written_atomically(tmp_path: Path) -> None:
+    """A writer that fails half-way leaves neither the file nor its temporary; an existing file is kept."""
+    from bayesvol.app.report import write_atomic
+
+    path = tmp_path / "results.json"
+    path.write_text("old")
+
+    def half_write(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(path, half_write)
+    assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+
+
+def test_provenance_is_in_every_file_and_the_manifest(tmp_path: Path) -> None:
+    provenance = {"command": "bayesvol volume --seed 3", "options": {"seed": 3, "n": [5]}, "seed": 3,
+                  "version": "0.1.0", "run": "r1", "quick": True}
+    report = Report(tmp_path / "out", title="t", provenance=provenance)
+    report.add_dataset("curve", xr.Dataset({"v": ("t", np.arange(3.0))}, attrs={"units": "nats"}))
+    report.add_results(answer=1.0)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    report.add_figure("line", fig)
+    report.write_html()
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["status"] == "running"
+    assert manifest["files"] == ["curve.nc", "results.json", "line.png", "report.html"]
+    from PIL import Image
+
+    with Image.open(tmp_path / "out" / "line.png") as image:
+        assert json.loads(image.text["Description"])["command"] == "bayesvol volume --seed 3"
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["provenance"]["seed"] == 3
+    with xr.open_dataset(tmp_path / "out" / "curve.nc", engine="h5netcdf") as ds:
+        assert ds.attrs["bayesvol_command"] == "bayesvol volume --seed 3" and ds.attrs["bayesvol_seed"] == 3
+        assert json.loads(ds.attrs["bayesvol_options"]) == {"seed": 3, "n": [5]}
+        assert ds.attrs["units"] == "nats" and ds.attrs["bayesvol_quick"] == 1
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "Made by <code>bayesvol volume --seed 3</code>; seed 3" in page

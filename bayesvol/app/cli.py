@@ -2,25 +2,38 @@
 
 ``bayesvol run`` runs the embedded default experiment; ``volume``, ``regret``, ``spectrum`` and ``compare``
 work on a zoo model by name or a user's model file (``path/to/file.py:model``). Every command takes
-``--json`` (machine-readable results on stdout), ``--out DIR``, ``--seed`` and ``--config file.toml``.
-Errors are one clear line on stderr and exit code 2 (bad usage) or 1 (failure); ``--debug`` shows the
-traceback.
+``--json`` (machine-readable results on stdout), ``--config file.toml`` and ``--debug``; those that write
+take ``--out DIR``, ``--seed`` and ``--overwrite``.
+
+Exit codes: 2 for bad input (anything fixed by changing the command line, the config or the model file),
+1 for a failure of the computation, 130 when interrupted, 0 on success. Every error is one line on stderr,
+``bayesvol: error: ...`` naming the option or value at fault (``--debug`` shows the traceback). Everything
+is validated before the output folder is created, so a bad input leaves no folder behind.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime
 import importlib.util
+import inspect
 import json
+import os
+import shlex
 import sys
 import tomllib
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bayesvol.app import outfolder
 from bayesvol.errors import InputError
+from bayesvol.regret.predictors import PREDICTORS
 
-__all__ = ["CLIError", "load_model", "main"]
+__all__ = ["CLIError", "build_parser", "load_model", "main", "resolve_options"]
 
 
 class CLIError(InputError):
@@ -34,137 +47,282 @@ _COMMANDS: dict[str, str] = {
     "regret": "expected regret of the predictors over n, with the volume bounds",
     "spectrum": "curvature (Fisher) spectrum at the truth and the effective dimension",
     "compare": "prequential and held-out log loss of the predictors on a data set",
+    "models": "list the zoo models and their facts",
 }
 
-_DEFAULTS: dict[str, Any] = {
-    "model": "polynomial_regression",
-    "model_options": {},
-    "truth": None,
-    "n": None,
-    "seeds": None,
-    "m": None,
-    "budget": None,
-    "out": None,
-    "seed": 0,
-    "json": False,
-    "methods": ["laplace", "nested"],
-    "predictors": ["mixture", "plugin"],
+_WRITERS = ("run", "volume", "regret", "spectrum", "compare")
+_ON_MODELS = ("volume", "regret", "spectrum", "compare")
+_ALL = tuple(_COMMANDS)
+
+# which commands use each option: any other command refuses it (command line and config)
+_USED_BY: dict[str, tuple[str, ...]] = {
+    "config": _ALL,
+    "debug": _ALL,
+    "json": _ALL,
+    "out": _WRITERS,
+    "seed": _WRITERS,
+    "overwrite": _WRITERS,
+    "model": _ON_MODELS,
+    "option": _ON_MODELS,
+    "truth": ("volume", "regret", "spectrum"),
+    "m": ("run", "volume", "regret", "spectrum"),
+    "n": ("run", "regret", "spectrum"),
+    "seeds": ("run", "regret"),
+    "budget": ("run", "volume", "regret"),
+    "predictors": ("regret", "compare"),
+    "methods": ("volume",),
+    "data": ("compare",),
 }
 
+_HINTS: dict[tuple[str, str], str] = {
+    ("compare", "truth"): "compare scores predictors on a data set without a known truth: --truth "
+                          "contradicts it (use `bayesvol regret --truth ...`)",
+    ("run", "model"): "`bayesvol run` is the embedded default experiment on polynomial_regression; for "
+                      "another model use `bayesvol regret --model ...`",
+}
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="TOML file with any of the options below")
-    parser.add_argument("--json", action="store_true", default=None,
-                        help="print machine-readable results to stdout (no table, no progress bars)")
-    parser.add_argument("--out", type=Path, help="output folder for figures, data and the report "
-                                                 "(default: bayesvol-out/<command>)")
-    parser.add_argument("--seed", type=int, help="random seed (default 0); same seed, same numbers")
-    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+_METHODS = ("laplace", "nested")
+_DEFAULT_MODEL = "polynomial_regression"
+_RUN_MODEL = ("polynomial_regression", {"degree": 40, "sigma": 0.5})
 
 
-def _add_model(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="zoo model name (see `bayesvol models`) or path/to/file.py:model")
-    parser.add_argument("--option", action="append", default=None, metavar="KEY=VALUE",
-                        help="zoo model option, e.g. --option degree=20 (repeatable; VALUE is JSON)")
-    parser.add_argument("--truth", help="true parameters as JSON, e.g. '{\"p\": 0.3}' (default: the "
-                                        "zoo's truth)")
-    parser.add_argument("--m", type=int, help="covariate rows used for the divergence and curvature")
+def _help(option: str, text: str, command: str) -> str:
+    return text if command in _USED_BY[option] else argparse.SUPPRESS
+
+
+def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """Every option on every command (hidden where unused), so an unused one is refused by name."""
+    from bayesvol.app.experiments import DATASETS, which_models_fit
+
+    def add(option: str, *flags: str, text: str, **kwargs: Any) -> None:
+        parser.add_argument(*(flags or (f"--{option}",)), dest=option, default=None,
+                            help=_help(option, text, command), **kwargs)
+
+    add("config", type=Path, text="TOML file with any of the options below, by their long names")
+    add("json", action="store_true", text="print machine-readable results to stdout (no table, no bars)")
+    add("debug", action="store_true", text="show the full traceback on errors")
+    add("out", type=Path, text=f"output folder (default: bayesvol-out/{command})")
+    add("seed", type=int, text="random seed (default 0); same seed, same numbers")
+    add("overwrite", action="store_true",
+        text="replace the results of a different run in --out (the same run again always overwrites)")
+    default = "logistic_regression" if command == "compare" else _DEFAULT_MODEL
+    add("model", text=f"zoo model name (see `bayesvol models`) or path/to/file.py:function (default "
+                      f"{default})")
+    add("option", action="append", metavar="KEY=VALUE",
+        text="zoo model option, e.g. --option degree=20 (repeatable; VALUE is JSON)")
+    add("truth", text="true parameters as a JSON object, e.g. '{\"p\": 0.3}' (default: the zoo's truth)")
+    add("m", type=int, text="covariate rows used for the divergence and curvature (default 200)")
+    add("n", type=int, nargs="+", text="sample sizes")
+    add("seeds", type=int, text="independent data sets per n")
+    add("budget", type=int, text="live points of the MCMC volume estimator (≥ 8, a multiple of 4)")
+    add("predictors", nargs="+", text=f"predictors, any of: {' '.join(PREDICTORS)}")
+    add("methods", nargs="+", text=f"volume estimators, any of: {' '.join(_METHODS)}")
+    add("data", text=f"data set: one of scikit-learn's bundled {', '.join(DATASETS)} (default "
+                     "breast_cancer), or a .npz file with arrays x and y; the model takes its dimensions "
+                     f"from the data. Models by task: {which_models_fit()}")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with usage errors on one line (the usage itself is one `--help` away)."""
+    """argparse whose usage errors are CLIErrors: one line, exit code 2, handled like every other."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise CLIError(f"{message} (see `{self.prog} --help`)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``bayesvol`` command."""
     parser = _Parser(
-        prog="bayesvol",
+        prog="bayesvol", allow_abbrev=False,
         description="Prior volume near the truth and the regret of Bayes mixture predictors, for any "
                     "NumPyro model. Run `bayesvol run` for the default experiment.",
-        epilog="Each command has its own --help. Results go to --out (default bayesvol-out/<command>).",
+        epilog="Each command has its own --help. Results go to --out (default bayesvol-out/<command>). "
+               "Exit codes: 0 success, 1 the computation failed, 2 bad input, 130 interrupted.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_text in _COMMANDS.items():
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
-        _add_common(cmd)
-        if name != "run":
-            _add_model(cmd)
-        if name in ("run", "regret", "compare", "spectrum"):
-            cmd.add_argument("--n", type=int, nargs="+", help="sample sizes")
-            cmd.add_argument("--seeds", type=int, help="independent data sets per n")
-            cmd.add_argument("--predictors", nargs="+", help="predictors: mixture plugin map ensemble")
-        if name in ("run", "volume", "regret"):
-            cmd.add_argument("--budget", type=int, help="live points of the MCMC volume estimator")
-        if name == "volume":
-            cmd.add_argument("--methods", nargs="+", choices=["laplace", "nested"], help="estimators")
-        if name == "compare":
-            cmd.add_argument("--data", help="data set: 'breast_cancer' or 'diabetes' (scikit-learn's bundled)"
-                                            " or a .npz file with arrays x and y")
-    models_cmd = sub.add_parser("models", help="list the zoo models and their facts")
-    _add_common(models_cmd)
+        cmd = sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=False)
+        _add_options(cmd, name)
     return parser
 
 
-def _load_config(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
+# ------------------------------------------------------------------------------------------------
+# options: defaults < config file < command line, each value checked where it came from
+class _Source:
+    """Where each option came from, so an error names it as the user wrote it."""
+
+    def __init__(self, config: Path | None) -> None:
+        self.config = config
+        self.from_config: set[str] = set()
+
+    def name(self, key: str) -> str:
+        if key in self.from_config:
+            return f"{key!r} in config file {str(self.config)!r}"
+        return f"--{key}"
+
+
+def _refuse_unused(command: str, key: str, where: str) -> None:
+    if command in _USED_BY[key]:
+        return
+    hint = _HINTS.get((command, key))
+    if hint is not None:
+        raise CLIError(hint if where.startswith("--") else f"{where}: {hint}")
+    takers = ", ".join(_USED_BY[key])
+    raise CLIError(f"{where} is not an option of `bayesvol {command}`; it is taken by: {takers}")
+
+
+def _load_config(path: Path, command: str, source: _Source) -> dict[str, Any]:
     try:
         with open(path, "rb") as handle:
             config = tomllib.load(handle)
     except FileNotFoundError as err:
-        raise CLIError(f"config file {str(path)!r} not found") from err
+        raise CLIError(f"--config: file {str(path)!r} not found") from err
+    except IsADirectoryError as err:
+        raise CLIError(f"--config: {str(path)!r} is a folder, not a TOML file") from err
+    except OSError as err:
+        raise CLIError(f"--config: cannot read {str(path)!r}: {err.strerror or err}") from err
     except tomllib.TOMLDecodeError as err:
-        raise CLIError(f"config file {str(path)!r} is not valid TOML: {err}") from err
-    unknown = sorted(set(config) - set(_DEFAULTS) - {"option"})
+        raise CLIError(f"--config: file {str(path)!r} is not valid TOML: {err}") from err
+    if "model_options" in config:  # the older name of the option table
+        if "option" in config:
+            raise CLIError(f"config file {str(path)!r} has both 'option' and 'model_options'; keep one")
+        config["option"] = config.pop("model_options")
+    known = [k for k in _USED_BY if k not in ("config", "debug")]
+    unknown = sorted(set(config) - set(known))
     if unknown:
-        raise CLIError(f"config file {str(path)!r} has unknown option(s) {unknown}; known: "
-                       f"{sorted(_DEFAULTS)}")
+        raise CLIError(f"config file {str(path)!r} has unknown option(s) {unknown}; known: {sorted(known)}")
+    for key in config:
+        source.from_config.add(key)
+        _refuse_unused(command, key, source.name(key))
     return config
 
 
-def resolve_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Defaults, then the config file, then the command line (the command line wins)."""
-    options = {**_DEFAULTS, "model_options": {}}
-    config = _load_config(getattr(args, "config", None))
-    options.update({k: v for k, v in config.items() if k != "option"})
-    options["model_options"] = dict(config.get("model_options", config.get("option", {})))
-    for key in _DEFAULTS:
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_int(options: dict[str, Any], key: str, source: _Source, minimum: int,
+               maximum: int | None = None, what: str = "a positive integer") -> None:
+    value = options[key]
+    if value is None:
+        return
+    if not _is_int(value) or value < minimum or (maximum is not None and value > maximum):
+        raise CLIError(f"{source.name(key)} must be {what}, got {value!r}")
+
+
+def _check_names(options: dict[str, Any], key: str, source: _Source, choices: Sequence[str]) -> None:
+    value = options[key]
+    if value is None:
+        return
+    if isinstance(value, str):
+        value = options[key] = [value]
+    if not isinstance(value, list) or not value:
+        raise CLIError(f"{source.name(key)} needs at least one of: {' '.join(choices)}")
+    bad = [v for v in value if v not in choices]
+    if bad:
+        raise CLIError(f"{source.name(key)}: unknown {key[:-1]}(s) {bad}; choose from: {' '.join(choices)}")
+    if len(set(value)) != len(value):
+        raise CLIError(f"{source.name(key)} names a {key[:-1]} twice: {value}")
+
+
+def _parse_option_items(items: Sequence[Any], source: _Source) -> dict[str, Any]:
+    model_options: dict[str, Any] = {}
+    for item in items:
+        if not isinstance(item, str) or "=" not in item or not item.split("=", 1)[0].strip():
+            raise CLIError(f"--option {item!r} must look like KEY=VALUE, e.g. --option degree=20")
+        key, raw = item.split("=", 1)
+        try:
+            model_options[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            model_options[key.strip()] = raw  # a bare word is a string option (task=classification)
+    return model_options
+
+
+def _check_truth(value: Any, source: _Source) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    where = source.name("truth")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise CLIError(f"{where} is not valid JSON ({err}); write e.g. '{{\"p\": 0.3}}'") from err
+    if not isinstance(value, dict):
+        kind = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number",
+                type(None): "null"}.get(type(value), type(value).__name__)
+        raise CLIError(f"{where} must be a JSON object mapping site names to values, got {kind}")
+    if not value:
+        raise CLIError(f"{where} is an empty object; give a value for each site, e.g. '{{\"p\": 0.3}}'")
+    return value
+
+
+def resolve_options(args: argparse.Namespace, argv: Sequence[str] = ()) -> dict[str, Any]:
+    """Defaults, then the config file, then the command line (the command line wins); all checked."""
+    command = args.command
+    source = _Source(args.config)
+    for key in _USED_BY:
+        if getattr(args, key, None) is not None:
+            _refuse_unused(command, key, f"--{key}")
+    config = _load_config(args.config, command, source) if args.config is not None else {}
+    options: dict[str, Any] = {key: None for key in _USED_BY if key not in ("config", "debug")}
+    options.update(config)
+    for key in options:
         value = getattr(args, key, None)
         if value is not None:
             options[key] = value
-    for item in getattr(args, "option", None) or []:
-        if "=" not in item:
-            raise CLIError(f"--option {item!r} must look like KEY=VALUE")
-        key, raw = item.split("=", 1)
-        try:
-            options["model_options"][key] = json.loads(raw)
-        except json.JSONDecodeError:
-            options["model_options"][key] = raw
-    if isinstance(options["truth"], str):
-        try:
-            options["truth"] = json.loads(options["truth"])
-        except json.JSONDecodeError as err:
-            raise CLIError(f"--truth is not valid JSON: {err}") from err
-    for key in ("seeds", "m", "budget"):
-        if options[key] is not None and int(options[key]) <= 0:
-            raise CLIError(f"--{key} must be a positive integer, got {options[key]}")
+            source.from_config.discard(key)
+    # the option table: a TOML table from the config, then KEY=VALUE items from the command line
+    table = config.get("option", {})
+    if not isinstance(table, dict):
+        raise CLIError(f"{source.name('option')} must be a TOML table, e.g. option = {{degree = 20}}")
+    model_options = dict(table)
+    if args.option is not None:
+        model_options.update(_parse_option_items(args.option, source))
+    options["option"] = model_options
+    for key in ("json", "overwrite"):
+        if options[key] is not None and not isinstance(options[key], bool):
+            raise CLIError(f"{source.name(key)} must be true or false, got {options[key]!r}")
+        options[key] = bool(options[key])
+    for key in ("model", "data", "out"):
+        if options[key] is not None and not isinstance(options[key], (str, Path)):
+            raise CLIError(f"{source.name(key)} must be a string, got {options[key]!r}")
+        if isinstance(options[key], str) and not options[key].strip():
+            raise CLIError(f"{source.name(key)} is empty")
+    options["seed"] = 0 if options["seed"] is None else options["seed"]
+    _check_int(options, "seed", source, 0, 2**32 - 1, "an integer in [0, 2^32 − 1]")
+    _check_int(options, "seeds", source, 1)
+    _check_int(options, "m", source, 1)
+    budget = options["budget"]
+    if budget is not None and (not _is_int(budget) or budget < 8 or budget % 4):
+        raise CLIError(f"{source.name('budget')} must be an integer ≥ 8 and a multiple of 4, got {budget!r}")
     if options["n"] is not None:
-        if any(int(n) <= 0 for n in options["n"]):
-            raise CLIError(f"--n must be positive integers, got {options['n']}")
-        options["n"] = sorted(int(n) for n in options["n"])
-    options["command"] = args.command
-    if args.command == "compare" and options["truth"] is not None:
-        raise CLIError("compare scores predictors on a data set without a known truth: --truth "
-                       "contradicts it (use `bayesvol regret --truth ...`)")
-    if args.command == "volume" and options.get("methods") is not None and not options["methods"]:
-        raise CLIError("--methods needs at least one of: laplace nested")
-    if options["out"] is None:
-        options["out"] = Path("bayesvol-out") / (args.command or "run")
-    options["out"] = Path(options["out"])
+        ns = options["n"] if isinstance(options["n"], list) else [options["n"]]
+        if not ns or any(not _is_int(n) or n <= 0 for n in ns):
+            raise CLIError(f"{source.name('n')} must be positive integers, got {options['n']!r}")
+        options["n"] = sorted(set(ns))
+    _check_names(options, "predictors", source, PREDICTORS)
+    _check_names(options, "methods", source, _METHODS)
+    options["truth"] = _check_truth(options["truth"], source)
+    if command in _ON_MODELS and options["model"] is None:
+        options["model"] = "logistic_regression" if command == "compare" else _DEFAULT_MODEL
+    if command == "compare" and options["data"] is None:
+        options["data"] = "breast_cancer"
+    options["out"] = Path(options["out"]) if options["out"] is not None else Path("bayesvol-out") / command
+    options["command"] = command
+    options["_source"] = source
+    options["_argv"] = list(argv)
     return options
+
+
+# ------------------------------------------------------------------------------------------------
+# models
+def _zoo_option_names(factory: Callable[..., Any]) -> list[str] | None:
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None  # a wrapper: its target reports unknown options itself
+    return [p.name for p in parameters]
 
 
 def load_model(spec: str, model_options: dict[str, Any] | None = None) -> Any:
@@ -180,43 +338,67 @@ def load_model(spec: str, model_options: dict[str, Any] | None = None) -> Any:
     if ":" not in spec and not spec.endswith(".py"):
         zoo = registry()
         if spec not in zoo:
-            raise CLIError(f"unknown model {spec!r}; the zoo has: {', '.join(sorted(zoo))} "
-                           "(or give path/to/file.py:model)")
+            raise CLIError(f"--model: unknown model {spec!r}; the zoo has: {', '.join(sorted(zoo))} "
+                           "(or give path/to/file.py:function)")
+        names = _zoo_option_names(zoo[spec])
+        unknown = sorted(set(model_options) - set(names)) if names is not None else []
+        if unknown:
+            raise CLIError(f"--option {unknown[0]}: model {spec!r} has no option {unknown[0]!r}; its "
+                           f"options: {', '.join(names or [])}")
         try:
             return zoo[spec](**model_options)
+        except InputError as err:  # the zoo checks its options' ranges
+            bad = next((k for k in model_options if str(err).startswith(k)), None)
+            label = f"--option {bad}={json.dumps(model_options[bad])}" if bad else "--option"
+            raise CLIError(f"{label}: {err} (model {spec!r})") from err
         except TypeError as err:
-            raise CLIError(f"bad option for model {spec!r}: {err}") from err
+            raise CLIError(f"--option: bad option for model {spec!r}: {err}") from err
+        except Exception as err:  # an option of the right type the constructor still cannot use
+            raise CLIError(f"--option: model {spec!r} cannot be built with {model_options}: "
+                           f"{type(err).__name__}: {_first_line(err)}") from err
     path_text, _, name = spec.rpartition(":") if ":" in spec else (spec, "", "model")
     path = Path(path_text)
     if not path.is_file():
-        raise CLIError(f"model file {path_text!r} not found")
+        raise CLIError(f"--model: model file {path_text!r} not found")
+    if path.suffix != ".py":
+        raise CLIError(f"--model: {path_text!r} is not a Python file (.py)")
     module_spec = importlib.util.spec_from_file_location(path.stem, path)
     if module_spec is None or module_spec.loader is None:
-        raise CLIError(f"cannot import {path_text!r} as a Python file")
+        raise CLIError(f"--model: cannot import {path_text!r} as a Python file")
     module = importlib.util.module_from_spec(module_spec)
     try:
         module_spec.loader.exec_module(module)
     except Exception as err:
-        raise CLIError(f"importing {path_text!r} failed: {type(err).__name__}: {err}") from err
-    if not hasattr(module, name):
+        raise CLIError(f"--model: importing {path_text!r} failed: {type(err).__name__}: {_first_line(err)}"
+                       ) from err
+    if not name or not hasattr(module, name):
         public = [k for k in vars(module) if not k.startswith("_") and callable(vars(module)[k])]
-        raise CLIError(f"{path_text!r} has no function {name!r}; it defines {public}")
-    return _as_zoo_model(getattr(module, name), name, module, model_options)
+        raise CLIError(f"--model: {path_text!r} has no function {name!r}; it defines {public}")
+    return _as_zoo_model(getattr(module, name), name, module, model_options, path_text)
 
 
-def _as_zoo_model(obj: Any, name: str, module: Any, model_options: dict[str, Any]) -> Any:
+def _first_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) if str(err) else "(no message)"
+
+
+def _as_zoo_model(obj: Any, name: str, module: Any, model_options: dict[str, Any], path_text: str = "?"
+                  ) -> Any:
     import jax
+    import numpyro
 
     import bayesvol as bv
     from bayesvol.model.model_class import prior_sample
     from bayesvol.model.problem import Facts, Problem
 
+    where = f"--model: {name}() in {path_text!r}"
     if isinstance(obj, Problem):
         return obj
     if not callable(obj):
-        raise CLIError(f"{name!r} is not a NumPyro model function")
+        raise CLIError(f"--model: {name!r} in {path_text!r} is not a NumPyro model function")
     try:  # a factory of a Problem returns one; a NumPyro model fails outside NumPyro's handlers
-        result = obj(**model_options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = obj(**model_options)
     except Exception:
         result = None
     if isinstance(result, Problem):
@@ -229,70 +411,222 @@ def _as_zoo_model(obj: Any, name: str, module: Any, model_options: dict[str, Any
     def covariates(key: Any, m: int, params: Any) -> dict[str, Any]:
         return dict(covariates_fn(key, m)) if covariates_fn is not None else {"n": m}
 
-    mc = bv.ModelClass(obj, **covariates(jax.random.PRNGKey(0), 4, None))
-    truth = prior_sample(mc, jax.random.PRNGKey(12345))
+    try:
+        example = covariates(jax.random.PRNGKey(0), 4, None)
+    except Exception as err:
+        raise CLIError(f"--model: covariates(key, m) in {path_text!r} raised {type(err).__name__}: "
+                       f"{_first_line(err)}") from err
+    try:  # run the model once ourselves: its own exception is the user's to see, by name
+        numpyro.handlers.trace(numpyro.handlers.seed(obj, 0)).get_trace(**example)
+    except Exception as err:
+        raise CLIError(f"{where} raised {type(err).__name__}: {_first_line(err)}") from err
+    try:
+        mc = bv.ModelClass(obj, **example)
+        truth = prior_sample(mc, jax.random.PRNGKey(12345))
+    except InputError as err:
+        raise CLIError(f"{where}: {_first_line(err)}") from err
     return Problem(name=name, model=obj, true_params=truth, covariates=covariates,
-                    facts=Facts(dim=mc.dim, notes="user model"))
+                   facts=Facts(dim=mc.dim, notes="user model"))
 
 
-def _set_truth(zoo: Any, truth: dict[str, Any] | None) -> Any:
+def _set_truth(zoo: Any, truth: dict[str, Any] | None, where: str = "--truth") -> Any:
     if truth is None:
         return zoo
-    import dataclasses
-
     import jax.numpy as jnp
+    import numpy as np
 
-    from bayesvol.model.model_class import ModelClassError
-
-    params = {k: jnp.asarray(v, dtype=float) for k, v in truth.items()}
+    sites = list(zoo.model_class.latent_sites)
+    unknown = [site for site in truth if site not in sites]
+    if unknown:
+        raise CLIError(f"{where}: unknown site(s) {unknown}; the model's parameter sites are {sites}")
+    params = {}
+    for site, value in truth.items():
+        try:
+            array = np.asarray(value, dtype=float)
+        except (TypeError, ValueError) as err:
+            raise CLIError(f"{where}: site {site!r} must be a number or a (nested) list of numbers, got "
+                           f"{json.dumps(value)}") from err
+        params[site] = jnp.asarray(array)
     try:
         zoo.model_class.flatten(params)  # validates names, shapes and support with a clear message
-    except ModelClassError as err:
-        raise CLIError(f"--truth: {err}") from err
+    except InputError as err:
+        raise CLIError(f"{where}: {_first_line(err)}") from err
     return dataclasses.replace(zoo, true_params=params)
 
 
+def _fit_data(zoo_name: str, options: dict[str, Any], source: _Source) -> tuple[Any, Any]:
+    """Load --data (through experiments.load_data) and build the model class that fits it."""
+    from bayesvol.app import experiments
+
+    try:
+        data = experiments.load_data(str(options["data"]))
+    except InputError as err:
+        raise CLIError(f"{source.name('data')}: {err}") from err
+    spec = options["model"]
+    if ":" in spec or spec.endswith(".py"):
+        problem = load_model(spec, options["option"])
+        experiments.check_model_fits_data(problem, data, spec)
+        return problem, data
+    try:
+        fitted = experiments.data_model_options(zoo_name, data)
+    except InputError as err:
+        raise CLIError(f"--model/--data: {err}") from err
+    clash = {k: v for k, v in options["option"].items() if k in fitted and fitted[k] != v}
+    if clash:
+        key = next(iter(clash))
+        raise CLIError(f"--option {key}={json.dumps(clash[key])} contradicts --data {data.name}, which "
+                       f"sets {key} = {fitted[key]}")
+    return load_model(spec, {**options["option"], **fitted}), data
+
+
+# ------------------------------------------------------------------------------------------------
+# the output folder
+def _identity(options: dict[str, Any]) -> dict[str, Any]:
+    """The options that make a run what it is (not where it goes or how it prints)."""
+    from bayesvol.app.report import jsonable
+
+    skip = {"out", "json", "overwrite", "command"}
+    return jsonable({k: v for k, v in options.items() if k not in skip and not k.startswith("_")})
+
+
+def _provenance(options: dict[str, Any]) -> dict[str, Any]:
+    import bayesvol
+
+    started = datetime.datetime.now(datetime.UTC)
+    return {"command": shlex.join(["bayesvol", *options["_argv"]]), "subcommand": options["command"],
+            "options": _identity(options), "seed": options["seed"], "version": bayesvol.__version__,
+            "started": started.isoformat(timespec="seconds"),
+            "run": f"{started.timestamp():.6f}-{os.getpid()}"}  # tells this run's manifest from another's
+
+
+# ------------------------------------------------------------------------------------------------
+# warnings and interruptions
+@contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Show warnings as `bayesvol: warning: <Category>: <message>`, each distinct one once; restore after."""
+    seen: set[str] = set()
+    previous = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:
+        text = f"bayesvol: warning: {category.__name__}: {_first_line(message)}"
+        if text not in seen:
+            seen.add(text)
+            print(text, file=sys.stderr)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
+def _run_id(options: dict[str, Any] | None) -> str | None:
+    return None if options is None or "_provenance" not in options else options["_provenance"]["run"]
+
+
+def _seeds_of(options: dict[str, Any]) -> range:
+    """The seeds whose regret files the command writes (none for the commands without seeds)."""
+    if options["command"] not in ("run", "regret"):
+        return range(0)
+    return range(options["seeds"] or (6 if options["command"] == "run" else 5))
+
+
+# ------------------------------------------------------------------------------------------------
+def _prepare(args: argparse.Namespace, argv: Sequence[str]) -> tuple[dict[str, Any], Any]:
+    """Everything checked and loaded before any file is written: the options and the problem."""
+    options = resolve_options(args, argv)
+    source: _Source = options["_source"]
+    command = options["command"]
+    if command == "models":
+        return options, None
+    if command == "run":
+        zoo = load_model(*_RUN_MODEL)
+    elif command == "compare":
+        zoo, options["_dataset"] = _fit_data(options["model"], options, source)
+        options["data"] = options["_dataset"].name
+    else:
+        zoo = _set_truth(load_model(options["model"], options["option"]), options["truth"],
+                         source.name("truth"))
+    provenance = _provenance(options)
+    options["_clear"] = outfolder.check_folder(options["out"], provenance, options["overwrite"])
+    options["_provenance"] = provenance
+    if os.environ.get("BAYESVOL_QUICK") == "1":  # tests only: smaller samplers, recorded in every file
+        options["_quick"] = True
+        provenance["quick"] = True
+    return options, zoo
+
+
+def _is_computation_failure(err: InputError) -> bool:
+    """An InputError of the library that no command-line option can fix (the sampler's own budget)."""
+    from bayesvol.volume.nested_statistics import NestedSamplingError
+
+    return isinstance(err, NestedSamplingError)
+
+
+
+def _stop_note(options: dict[str, Any] | None, created: bool, reason: str) -> str:
+    """After a stop: the INTERRUPTED marker (or no folder at all) and a sentence on what was kept."""
+    run = _run_id(options)
+    if options is None or run is None:
+        return ""
+    return outfolder.after_stop(options["out"], run, created, reason, _seeds_of(options))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``bayesvol`` console script."""
-    parser = build_parser()
+    """Entry point of the ``bayesvol`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["run", *argv]
-    args = parser.parse_args(argv)
-    debug = bool(getattr(args, "debug", False))
-    try:
-        options = resolve_options(args)
-        from bayesvol.app import experiments
+    debug = "--debug" in argv
+    options: dict[str, Any] | None = None
+    created = False
+    with _one_line_warnings():
+        try:
+            args, extra = build_parser().parse_known_args(argv)
+            if extra:
+                raise CLIError(f"unrecognized argument(s) {' '.join(extra)} for `bayesvol {args.command}` "
+                               f"(see `bayesvol {args.command} --help`)")
+            if args.command is None:
+                raise CLIError("give a command: run, volume, regret, spectrum, compare or models "
+                               "(see `bayesvol --help`)")
+            options, zoo = _prepare(args, argv)
+            from bayesvol.app import experiments
 
-        if args.command == "models":
-            result = experiments.list_models(None, options)
-        else:
-            if args.command == "run":  # the embedded default: over-parameterized, simple truth
-                zoo = load_model("polynomial_regression", {"degree": 40, "sigma": 0.5})
+            created = not Path(options["out"]).exists()
+            if args.command == "models":
+                result = experiments.list_models(None, options)
             else:
-                zoo = _set_truth(load_model(options["model"], options["model_options"]), options["truth"])
-            result = experiments.COMMANDS[args.command](zoo, options)
-        if options["json"]:
-            from bayesvol.app.report import jsonable
+                result = experiments.COMMANDS[args.command](zoo, options)
+            run = _run_id(options)
+            if run is not None:
+                outfolder.mark_complete(options["out"], run)
+            if options["json"]:
+                from bayesvol.app.report import jsonable
 
-            json.dump(jsonable(result), sys.stdout, indent=2)
-            print()
-        return 0
-    except CLIError as err:
-        if debug:
-            raise
-        print(f"bayesvol: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bayesvol: interrupted; finished cells are saved in the output folder", file=sys.stderr)
-        return 130
-    except Exception as err:
-        if debug:
-            raise
-        message = str(err).splitlines()[0] if str(err) else ""
-        print(f"bayesvol: error: {type(err).__name__}: {message}", file=sys.stderr)
-        return 1
+                json.dump(jsonable(result), sys.stdout, indent=2)
+                print()
+            return 0
+        except KeyboardInterrupt:
+            kept = _stop_note(options, created, "interrupted (Ctrl-C)")
+            print(f"bayesvol: interrupted; {kept or 'no output folder was written'}", file=sys.stderr)
+            return 130
+        except Exception as err:
+            if debug:
+                raise
+            if isinstance(err, InputError) and not _is_computation_failure(err):
+                # CLIError, or a bad input (a user model's shapes, say) the library found after the start
+                run = _run_id(options)
+                if options is not None and run is not None:
+                    outfolder.remove_partial(options["out"], run, created)
+                print(f"bayesvol: error: {_first_line(err)}", file=sys.stderr)
+                return 2
+            kept = _stop_note(options, created, f"{type(err).__name__}: {_first_line(err)}")
+            print(f"bayesvol: error: {type(err).__name__}: {_first_line(err)}"
+                  + (f"; {kept}" if kept else ""), file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":
     sys.exit(main())
+

@@ -1,15 +1,18 @@
 """The experiments behind the ``bayesvol`` commands: each returns a JSON-able dict and writes a report.
 
 Every experiment writes its files into the output folder as soon as each piece is computed (volume curves,
-regret table, figures), so an interruption loses at most the piece in progress.
+each seed's regret, the regret table, figures), so an interruption loses at most the piece in progress.
+Data sets come through one function, :func:`load_data`.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +21,19 @@ import numpy as np
 
 __all__ = [
     "COMMANDS",
+    "DATASETS",
+    "DataSet",
+    "check_model_fits_data",
     "compare_command",
+    "data_model_options",
     "default_experiment",
     "list_models",
+    "load_data",
     "progress",
     "regret_command",
     "spectrum_command",
     "volume_command",
+    "which_models_fit",
 ]
 
 
@@ -44,6 +53,33 @@ def progress(total: int, description: str, enabled: bool) -> Iterator[Callable[[
         yield step
     finally:
         bar.close()
+
+
+def _report(options: Mapping[str, Any], title: str) -> Any:
+    """The output folder of a command, recording the run (provenance) in every file it writes."""
+    from bayesvol.app.report import Report
+
+    return Report(Path(options["out"]), title=title, provenance=options.get("_provenance"),
+                  clear=tuple(options.get("_clear") or ()))
+
+
+def _save_seed(report: Any) -> Callable[[int, Any], None]:
+    """Write each seed's regret as it finishes, so Ctrl-C keeps every finished seed."""
+    return lambda seed, ds: report.add_dataset(f"regret_seed{seed}", ds)
+
+
+@contextmanager
+def _short_chains(quick: bool) -> Iterator[None]:
+    """Hide SamplerWarning under BAYESVOL_QUICK only (the README test), whose chains are too short to judge.
+
+    Otherwise nothing changes.
+    """
+    from bayesvol.inference.fit import SamplerWarning
+
+    with warnings.catch_warnings():
+        if quick:
+            warnings.simplefilter("ignore", SamplerWarning)
+        yield
 
 
 def _show_progress(options: Mapping[str, Any]) -> bool:
@@ -73,7 +109,6 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     the nested-sampling volume curves, the batch regret of mixture vs ERM, and k_eff(n).
     """
     from bayesvol.app import plots
-    from bayesvol.app.report import Report
     from bayesvol.regret.regret import regret_curve
     from bayesvol.volume.laplace import effective_dimension
 
@@ -82,7 +117,7 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     num_seeds = int(options.get("seeds") or 6)
     num_live = int(options.get("budget") or 48)
     m = int(options.get("m") or 200)
-    report = Report(Path(options["out"]), title=f"bayesvol: regret and volume — {zoo.name}")
+    report = _report(options, f"bayesvol: regret and volume — {zoo.name}")
     key = jax.random.PRNGKey(seed)
     key_cov, key_nested, key_regret, key_fit = jax.random.split(key, 4)
     mc = zoo.model_class
@@ -97,10 +132,11 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         report.add_dataset("volume_nested", nested.to_xarray())
         regret = regret_curve(mc, zoo, ns, list(range(num_seeds)), ("mixture", "plugin"), key=key_regret,
                               exact_log_marginal=zoo.log_mixture, volume_curves=curves,
-                              on_seed=lambda seed: step(f"regret, seed {seed}"))
+                              on_seed=lambda seed: step(f"regret, seed {seed}"),
+                              on_seed_result=_save_seed(report))
         report.add_dataset("regret", regret)
         k_eff = effective_dimension(laplace.eigenvalues, np.asarray(ns))
-        posterior = _diagnostic_fit(zoo, ns[-1], key_fit)
+        posterior = _diagnostic_fit(zoo, ns[-1], key_fit, quick=bool(options.get("_quick")))
         step("NUTS fit for the diagnostics")
     elapsed = time.perf_counter() - started
 
@@ -159,14 +195,17 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _diagnostic_fit(zoo: Any, n: int, key: jax.Array) -> Any:
+def _diagnostic_fit(zoo: Any, n: int, key: jax.Array, quick: bool = False) -> Any:
     """The main sampler run shown in the report: NUTS on one data set of n rows from the truth."""
     from bayesvol.inference.fit import fit
 
     key_data, key_fit = jax.random.split(key)
     covariates, data = zoo.simulate(key_data, n)
-    return fit(zoo.model_class, data, key=key_fit, num_chains=4, num_warmup=400, num_samples=500,
-               nuts_kwargs={"dense_mass": True}, **covariates)
+    sizes = {"num_chains": 2, "num_warmup": 100, "num_samples": 100} if quick else \
+        {"num_chains": 4, "num_warmup": 400, "num_samples": 500}
+    with _short_chains(quick):
+        return fit(zoo.model_class, data, key=key_fit, nuts_kwargs={"dense_mass": True}, **sizes,
+                   **covariates)
 
 
 def _add_diagnostics(report: Any, posterior: Any, n: int) -> dict[str, Any]:
@@ -243,9 +282,8 @@ def _volume_curves(zoo: Any, options: Mapping[str, Any], covariates: Mapping[str
 def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     """Log V(t) of KL balls around the truth from the Laplace and nested-sampling estimators."""
     from bayesvol.app import plots
-    from bayesvol.app.report import Report
 
-    report = Report(Path(options["out"]), title=f"bayesvol volume — {zoo.name}")
+    report = _report(options, f"bayesvol volume — {zoo.name}")
     key_cov, key = jax.random.split(jax.random.PRNGKey(int(options.get("seed", 0))))
     covariates = _covariates(zoo, options, key_cov)
     methods = options.get("methods") or ("laplace", "nested")
@@ -290,10 +328,9 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
 def regret_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     """Expected regret of the predictors over n, with the volume bounds of both estimators."""
     from bayesvol.app import plots
-    from bayesvol.app.report import Report
     from bayesvol.regret.regret import regret_curve
 
-    report = Report(Path(options["out"]), title=f"bayesvol regret — {zoo.name}")
+    report = _report(options, f"bayesvol regret — {zoo.name}")
     key_cov, key_volume, key = jax.random.split(jax.random.PRNGKey(int(options.get("seed", 0))), 3)
     ns = list(options.get("n") or [10, 20, 40, 80, 160])
     seeds = list(range(int(options.get("seeds") or 5)))
@@ -304,7 +341,7 @@ def regret_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         step("volume curves")
         ds = regret_curve(zoo.model_class, zoo, ns, seeds, predictors, key=key,
                           exact_log_marginal=zoo.log_mixture, volume_curves=curves,
-                          on_seed=lambda seed: step(f"seed {seed}"))
+                          on_seed=lambda seed: step(f"seed {seed}"), on_seed_result=_save_seed(report))
     report.add_dataset("regret", ds)
     rows = []
     for i, n in enumerate(ns):
@@ -339,10 +376,9 @@ def regret_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
 def spectrum_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     """Curvature spectrum at the truth (prior-whitened) and the effective dimension k_eff(n)."""
     from bayesvol.app import plots
-    from bayesvol.app.report import Report
     from bayesvol.volume.laplace import effective_dimension, laplace_volume
 
-    report = Report(Path(options["out"]), title=f"bayesvol spectrum — {zoo.name}")
+    report = _report(options, f"bayesvol spectrum — {zoo.name}")
     covariates = _covariates(zoo, options, jax.random.PRNGKey(int(options.get("seed", 0))))
     curve = laplace_volume(zoo.model_class, zoo.true_params, _eps2_grid(), **covariates)
     a = np.asarray(curve.eigenvalues)
@@ -366,39 +402,146 @@ def spectrum_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _load_dataset(name: str) -> tuple[np.ndarray, np.ndarray, str]:
+@dataclass(frozen=True)
+class DataSet:
+    """A data set for ``compare``: standardized features x (rows × features) and targets y.
+
+    ``task`` is "binary", "multiclass" (y in {0, …, num_classes − 1}) or "regression" (y standardized).
+    """
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    task: str
+    num_classes: int | None = None
+
+
+DATASETS: dict[str, str] = {
+    "breast_cancer": "binary",
+    "wine": "multiclass",
+    "iris": "multiclass",
+    "digits": "multiclass",
+    "diabetes": "regression",
+}
+"""scikit-learn's bundled data sets that fit the commands, and their task."""
+
+# which zoo classes take which task, and the options that give them the data's dimensions
+_DATA_MODELS: dict[str, tuple[tuple[str, ...], Callable[[DataSet], dict[str, Any]]]] = {
+    "logistic_regression": (("binary",), lambda data: {"d": data.x.shape[1]}),
+    "linear_regression": (("regression",), lambda data: {"d": data.x.shape[1]}),
+    "mlp_regression": (("regression",), lambda data: {"d_in": data.x.shape[1], "d_out": 1}),
+    "mlp_classification": (("binary", "multiclass"),
+                           lambda data: {"d_in": data.x.shape[1], "d_out": int(data.num_classes or 2)}),
+}
+
+
+def which_models_fit() -> str:
+    """Which zoo classes take which kind of data set, in words (for --help and errors)."""
+    return "; ".join(f"{task}: {', '.join(m for m, (tasks, _) in _DATA_MODELS.items() if task in tasks)} "
+                     f"({', '.join(d for d, t in DATASETS.items() if t == task)})"
+                     for task in ("binary", "multiclass", "regression"))
+
+
+def _standardize(x: np.ndarray) -> np.ndarray:
+    scale = x.std(0)
+    return (x - x.mean(0)) / np.where(scale > 0, scale, 1.0)  # constant columns (digits' corners) stay 0
+
+
+def load_data(name: str) -> DataSet:
+    """The data set ``name``: one of :data:`DATASETS` (scikit-learn's bundled), or a .npz file with x and y.
+
+    Features are standardized; regression targets too. A .npz target of integers with at most 2 values is
+    binary, of more integer values multiclass, else regression. Bad names and files raise InputError.
+    """
+    from bayesvol.errors import InputError
+
     if name.endswith(".npz"):
         try:
             archive = np.load(name)
-        except OSError as err:
-            raise ValueError(f"cannot read data file {name!r}: {err}") from err
+        except (OSError, ValueError) as err:
+            raise InputError(f"cannot read data file {name!r}: {getattr(err, 'strerror', None) or err}"
+                             ) from err
         if "x" not in archive or "y" not in archive:
-            raise ValueError(f"data file {name!r} must hold arrays named 'x' and 'y'")
-        return np.asarray(archive["x"], dtype=float), np.asarray(archive["y"]), "npz"
+            raise InputError(f"data file {name!r} must hold arrays named 'x' and 'y', it holds "
+                             f"{sorted(archive.files)}")
+        x, y = np.asarray(archive["x"]), np.asarray(archive["y"])
+        if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.shape[0] < 8:
+            raise InputError(f"data file {name!r}: x must be (rows, features) and y (rows,) with the same "
+                             f"rows (at least 8), got x {x.shape} and y {y.shape}")
+        if not (np.issubdtype(x.dtype, np.number) and np.issubdtype(y.dtype, np.number)
+                and np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+            raise InputError(f"data file {name!r}: x and y must be finite numbers")
+        x = _standardize(x.astype(float))
+        if np.all(y == np.round(y)) and y.min() >= 0:
+            classes = int(y.max()) + 1
+            task = "binary" if classes <= 2 else "multiclass"
+            return DataSet(Path(name).stem, x, y.astype(int), task, max(classes, 2))
+        return DataSet(Path(name).stem, x, (y - y.mean()) / y.std(), "regression")
+    if name not in DATASETS:
+        raise InputError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)} or a .npz file "
+                         "with arrays x and y")
     from sklearn import datasets
 
-    loaders = {"breast_cancer": datasets.load_breast_cancer, "diabetes": datasets.load_diabetes}
-    if name not in loaders:
-        raise ValueError(f"unknown data set {name!r}; choose {sorted(loaders)} or a .npz file")
-    bunch = loaders[name]()
-    x = np.asarray(bunch.data, dtype=float)
-    x = (x - x.mean(0)) / x.std(0)
-    y = np.asarray(bunch.target)
-    if name == "diabetes":
-        y = (y - y.mean()) / y.std()
-    return x, y, name
+    bunch = getattr(datasets, f"load_{name}")()
+    x = _standardize(np.asarray(bunch.data, dtype=float))
+    task = DATASETS[name]
+    if task == "regression":
+        y = np.asarray(bunch.target, dtype=float)
+        return DataSet(name, x, (y - y.mean()) / y.std(), task)
+    y = np.asarray(bunch.target, dtype=int)
+    return DataSet(name, x, y, task, int(y.max()) + 1)
+
+
+def data_model_options(model: str, data: DataSet) -> dict[str, Any]:
+    """The options that make zoo class ``model`` take ``data`` (its dimensions); InputError if it cannot."""
+    from bayesvol.errors import InputError
+
+    if model not in _DATA_MODELS or data.task not in _DATA_MODELS[model][0]:
+        raise InputError(f"model {model!r} does not fit data set {data.name!r} ({data.task}); models that "
+                         f"fit each task: {which_models_fit()}")
+    return _DATA_MODELS[model][1](data)
+
+
+def _targets(model: Any, data: DataSet) -> np.ndarray:
+    # a multi-output regression class (the MLP) takes y as (rows, 1)
+    outputs = dict(getattr(model, "options", {}) or {}).get("d_out")
+    return data.y[:, None] if data.task == "regression" and outputs == 1 else data.y
+
+
+def check_model_fits_data(problem: Any, data: DataSet, spec: str) -> None:
+    """A user's model class must take the data as ``model(x=x, y=y)``; InputError naming it if not."""
+    from bayesvol.errors import InputError
+    from bayesvol.inference.fit import check_data
+    from bayesvol.model.model_class import ModelClass
+
+    try:
+        mc = ModelClass(problem.model, x=data.x[:4])
+        if mc.observed_kwarg == "x":  # x is its data, not its covariates
+            raise InputError(f"its observed site {mc.observed_site!r} is fed by x")
+        check_data(mc, data.y[:4], {"x": data.x[:4]})
+    except Exception as err:
+        raise InputError(f"--model {spec}: does not take data set {data.name!r} as model(x, y=y) "
+                         f"(x: {data.x.shape}): {type(err).__name__}: {' '.join(str(err).split())}") from err
 
 
 def compare_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     """Held-out and prequential log loss of the predictors on a real data set (no known truth)."""
-    from bayesvol.app.report import Report
     from bayesvol.regret.regret import compare
 
-    x, y, name = _load_dataset(str(options.get("data") or "breast_cancer"))
-    report = Report(Path(options["out"]), title=f"bayesvol compare — {zoo.name} on {name}")
+    data = options.get("_dataset") or load_data(str(options.get("data") or "breast_cancer"))
+    x, y, name = data.x, _targets(zoo, data), data.name
+    predictor_options: dict[str, Any] = {}
+    starts = None
+    if options.get("_quick"):  # the README test: a few rows, short chains, one prequential n; recorded
+        rows = np.linspace(0, x.shape[0] - 1, 60).astype(int)  # spread out: some sets are sorted by class
+        x, y = x[rows], y[rows]
+        predictor_options = {"fit_kwargs": {"num_chains": 1, "num_warmup": 100, "num_samples": 100}}
+        starts = [20]
+    report = _report(options, f"bayesvol compare — {zoo.name} on {name}")
     predictors = tuple(options.get("predictors") or ("mixture", "plugin"))
-    ds = compare(zoo.model_class, y, predictors, key=jax.random.PRNGKey(int(options.get("seed", 0))),
-                 x=x)
+    with _short_chains(bool(options.get("_quick"))):
+        ds = compare(zoo.model_class, y, predictors, key=jax.random.PRNGKey(int(options.get("seed", 0))),
+                     prequential_starts=starts, predictor_options=predictor_options, x=x)
     report.add_dataset("compare", ds)
     rows = [{"predictor": p, "heldout_log_loss": float(ds["heldout"].sel(predictor=p)),
              "stderr": float(ds["heldout_stderr"].sel(predictor=p))} for p in predictors]

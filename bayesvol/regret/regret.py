@@ -279,6 +279,7 @@ def regret_curve(
     predictor_options: Mapping[str, Any] | None = None,
     smc_options: Mapping[str, Any] | None = None,
     on_seed: Callable[[int], None] | None = None,
+    on_seed_result: Callable[[int, xr.Dataset], None] | None = None,
 ) -> xr.Dataset:
     """Regret of each predictor for every n in ``ns`` and every seed, with means and standard errors.
 
@@ -313,6 +314,9 @@ def regret_curve(
         :func:`~bayesvol.inference.evidence.sequential_log_marginal`.
     on_seed
         Called with each seed once its data set is done (progress reporting).
+    on_seed_result
+        Called with each seed and its results once its data set is done (saving as it goes): a Dataset
+        with ``regret`` (predictor, n) and ``online_regret`` (n) of that seed, attribute ``seed``.
 
     Returns
     -------
@@ -373,6 +377,11 @@ def regret_curve(
                 regret[p, i, j] = float(np.mean(np.asarray(loss.log_loss) + log_ref_test))
         if on_seed is not None:
             on_seed(seed)
+        if on_seed_result is not None:
+            on_seed_result(seed, xr.Dataset(
+                {"regret": (("predictor", "n"), regret[:, :, j].copy()),
+                 "online_regret": ("n", online_regret[:, j].copy())},
+                coords={"predictor": list(predictors), "n": ns}, attrs={"seed": seed, "units": "nats"}))
     dims = ("predictor", "n", "seed")
     coords = {"predictor": list(predictors), "n": ns, "seed": seeds}
     ds = xr.Dataset(
@@ -456,7 +465,8 @@ def compare(
             mc, name, train, test, key=key_fit, train_covariates=train_cov, test_covariates=test_cov,
             exact_log_marginal=exact_log_marginal, **options).log_loss)
         heldout[p] = loss.mean()
-        heldout_se[p] = loss.std(ddof=1) / np.sqrt(loss.size) if loss.size > 1 else np.nan
+        with np.errstate(invalid="ignore"):  # an infinite loss (ERM on separable data) has no stderr: NaN
+            heldout_se[p] = loss.std(ddof=1) / np.sqrt(loss.size) if loss.size > 1 else np.nan
         for i, n in enumerate(prequential_starts):
             # the training rows with num_train = n: the optimizers compile once for every n
             nxt, nxt_cov = layout.take(train, train_cov, jnp.arange(n, n + 1))

@@ -11,7 +11,7 @@ import numpyro
 import numpyro.distributions as dist
 from jax.scipy.special import gammaln
 
-from bayesvol_zoo._zoo import Facts, ZooModel
+from bayesvol_zoo._zoo import Facts, ZooModel, ZooOptionError, check_int, check_positive, check_sequence
 
 __all__ = ["bernoulli", "categorical", "markov_chain"]
 
@@ -38,6 +38,9 @@ def _log_beta(a: Array, b: Array) -> Array:
 
 def bernoulli(a: float = 0.5, b: float = 0.5, p0: float = 0.3) -> ZooModel:
     """x_i ~ Bernoulli(p), p ~ Beta(a, b); a = b = ½ is Krichevsky–Trofimov (Jeffreys)."""
+    check_positive("a", a)
+    check_positive("b", b)
+    check_positive("p0", p0, below=1.0)
 
     def model(x: Array | None = None, n: int = 1) -> None:
         p = numpyro.sample("p", dist.Beta(a, b))
@@ -60,6 +63,11 @@ def bernoulli(a: float = 0.5, b: float = 0.5, p0: float = 0.3) -> ZooModel:
 
 def categorical(k: int = 3, alpha: float = 1.0, probs0: tuple[float, ...] | None = None) -> ZooModel:
     """x_i ~ Categorical(θ), θ ~ Dirichlet(α·1_k)."""
+    check_int("k", k, 2)
+    check_positive("alpha", alpha)
+    if probs0 is not None and (any(p <= 0 for p in check_sequence("probs0", probs0, k))
+                               or abs(sum(probs0) - 1.0) > 1e-9):
+        raise ZooOptionError(f"probs0 must be {k} positive numbers summing to 1, got {list(probs0)!r}")
     probs0 = jnp.asarray(probs0 if probs0 is not None else jnp.arange(1, k + 1) / (k * (k + 1) / 2))
     concentration = jnp.full((k,), float(alpha))
 
@@ -103,6 +111,10 @@ def markov_chain(order: int = 1, k: int = 2, alpha: float = 0.5, seed: int = 0) 
     The data are (context, next state) pairs: the context is the covariate, so the per-sample KL is the
     KL rate averaged over the contexts of the chain (its stationary distribution).
     """
+    check_int("order", order, 0)
+    check_int("k", k, 2)
+    check_positive("alpha", alpha)
+    check_int("seed", seed, 0)
     n_contexts = k**order
     concentration = jnp.full((k,), float(alpha))
     transition0 = jax.random.dirichlet(jax.random.PRNGKey(seed), jnp.full((k,), 2.0), (n_contexts,))

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 
-from bayesvol_zoo._zoo import Facts, ZooModel
+from bayesvol_zoo._zoo import Facts, ZooModel, ZooOptionError, check_int, check_positive, check_sequence
 
 __all__ = ["attention", "mlp", "mlp_forward", "mlp_param_count"]
 
@@ -42,7 +42,16 @@ def mlp(d_in: int = 4, widths: Sequence[int] = (16,), d_out: int = 1, task: str 
     parameters.
     """
     if task not in ("regression", "classification"):
-        raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
+        raise ZooOptionError(f"task must be 'regression' or 'classification', got {task!r}")
+    check_int("d_in", d_in, 1)
+    check_sequence("widths", widths, kind="integer")
+    if any(w < 1 for w in widths):
+        raise ZooOptionError(f"widths must be integers ≥ 1, got {list(widths)!r}")
+    check_int("d_out", d_out, 2 if task == "classification" else 1)
+    check_positive("sigma", sigma)
+    check_positive("bias_scale", bias_scale)
+    check_positive("truth_scale", truth_scale, allow_zero=True)
+    check_int("seed", seed, 0)
     sizes = (d_in, *widths, d_out)
     n_layers = len(sizes) - 1
 
@@ -82,6 +91,11 @@ def attention(vocab: int = 5, length: int = 4, embed: int = 4, seed: int = 0,
     e = E[tokens]; q = e_last W_q; a = softmax(q (e W_k)ᵀ / √embed); y ~ Categorical(logits = (a e) W_o).
     Tokens are uniform on {0, …, vocab−1}.
     """
+    check_int("vocab", vocab, 2)
+    check_int("length", length, 1)
+    check_int("embed", embed, 1)
+    check_int("seed", seed, 0)
+    check_positive("truth_scale", truth_scale, allow_zero=True)
     shapes = {"E": (vocab, embed), "W_q": (embed, embed), "W_k": (embed, embed), "W_o": (embed, vocab)}
     scales = {"E": 1.0, "W_q": embed**-0.5, "W_k": embed**-0.5, "W_o": embed**-0.5}
 

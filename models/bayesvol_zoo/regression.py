@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 
-from bayesvol_zoo._zoo import Facts, ZooModel
+from bayesvol_zoo._zoo import Facts, ZooModel, check_int, check_positive, check_sequence
 
 __all__ = ["linear_regression", "logistic_regression", "polynomial_regression"]
 
@@ -23,6 +23,10 @@ def _gaussian_log_evidence(y: Array, features: Array, sigma: float, tau: float) 
 
 def linear_regression(d: int = 5, sigma: float = 1.0, tau: float = 1.0, seed: int = 0) -> ZooModel:
     """Y = xᵀθ + N(0, σ²), θ ~ N(0, τ²I), x ~ N(0, I): D(θ) = (θ−θ0)ᵀ XᵀX (θ−θ0) / (2mσ²) exactly."""
+    check_int("d", d, 1)
+    check_positive("sigma", sigma)
+    check_positive("tau", tau)
+    check_int("seed", seed, 0)
 
     def model(x: Array, y: Array | None = None) -> None:
         theta = numpyro.sample("theta", dist.Normal(0.0, tau).expand([jnp.shape(x)[1]]).to_event(1))
@@ -52,6 +56,10 @@ def polynomial_regression(degree: int = 40, sigma: float = 0.5, tau: float = 1.0
     Monomials on [−1, 1] are nearly collinear: the Fisher spectrum decays geometrically, so the
     effective dimension grows like log n although d = degree + 1 (over-parameterized when d > n).
     """
+    check_int("degree", degree, 0)
+    check_positive("sigma", sigma)
+    check_positive("tau", tau)
+    check_sequence("coefficients0", coefficients0)
     d = degree + 1
     theta0 = jnp.zeros(d).at[: len(coefficients0)].set(jnp.asarray(coefficients0)[:d])
 
@@ -75,6 +83,10 @@ def polynomial_regression(degree: int = 40, sigma: float = 0.5, tau: float = 1.0
 def logistic_regression(d: int = 2, tau: float = 2.0, weights0: tuple[float, ...] | None = None
                         ) -> ZooModel:
     """Y ~ Bernoulli(σ(xᵀw)), w ~ N(0, τ²I), x ~ N(0, I); d = 2 is exact by grid quadrature."""
+    check_int("d", d, 1)
+    check_positive("tau", tau)
+    if weights0 is not None:
+        check_sequence("weights0", weights0, d)
     w0 = jnp.asarray(weights0) if weights0 is not None else jnp.linspace(1.0, -0.5, d)
 
     def model(x: Array, y: Array | None = None) -> None:

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 
-from bayesvol_zoo._zoo import Facts, ZooModel
+from bayesvol_zoo._zoo import Facts, ZooModel, check_int, check_positive, check_sequence
 
 __all__ = ["gaussian_mixture", "reduced_rank_learning_coefficient", "reduced_rank_regression"]
 
@@ -20,6 +20,8 @@ def gaussian_mixture(mu0: tuple[float, float] = (0.0, 0.0), prior_scale: float =
     At the truth μ1 = μ2 = 0, with m = (μ1+μ2)/2 and δ = (μ1−μ2)/2, D ≈ ½ m² + ¼ δ⁴: a normal crossing
     with learning coefficient λ = ½ + ¼ = ¾ (multiplicity 1), so V(t) ~ c t^{3/4}; regular d/2 = 1.
     """
+    check_sequence("mu0", mu0, 2)
+    check_positive("prior_scale", prior_scale)
 
     def model(x: Array | None = None, n: int = 1) -> None:
         mu = numpyro.sample("mu", dist.Normal(0.0, prior_scale).expand([2]).to_event(1))
@@ -59,8 +61,12 @@ def reduced_rank_learning_coefficient(m_in: int, n_out: int, hidden: int, rank: 
 def reduced_rank_regression(m_in: int = 3, n_out: int = 3, hidden: int = 2, rank: int = 1,
                             sigma: float = 1.0, seed: int = 0) -> ZooModel:
     """Y = B A x + N(0, σ²I_N), A ~ N(0, I) (H×M), B ~ N(0, I) (N×H); the truth has rank r < H."""
-    if not 0 <= rank <= hidden:
-        raise ValueError(f"rank must be in [0, hidden={hidden}], got {rank}")
+    check_int("m_in", m_in, 1)
+    check_int("n_out", n_out, 1)
+    check_int("hidden", hidden, 1)
+    check_int("rank", rank, 0, hidden)
+    check_positive("sigma", sigma)
+    check_int("seed", seed, 0)
 
     def model(x: Array, y: Array | None = None) -> None:
         a = numpyro.sample("A", dist.Normal(0.0, 1.0).expand([hidden, m_in]).to_event(2))
