@@ -197,6 +197,7 @@ def laplace_volume(
     data: Any = None,
     num_matvecs: int = 80,
     key: jax.Array | None = None,
+    kl_draws: int | None = None,
     **model_kwargs: Any,
 ) -> VolumeCurve:
     """Laplace approximation of log V(t) = log w({θ : D(P_θ0 ‖ P_θ) ≤ t}) for every t in ``eps2`` (nats).
@@ -218,6 +219,8 @@ def laplace_volume(
         instead of the Fisher information at the truth.
     num_matvecs, key
         Lanczos steps and start vector.
+    kl_draws
+        Monte Carlo draws per row of D̂ for a likelihood without closed-form KL (:func:`bayesvol.kl_function`).
     **model_kwargs
         Covariate rows over which D is averaged.
 
@@ -240,6 +243,10 @@ def laplace_volume(
 
     """
     t = _check_eps2(eps2)
+    if mc.has_factor:
+        raise ModelClassError(
+            f"laplace_volume needs a normalized prior w; the factor site(s) {list(mc.factor_sites)} reweight "
+            "it by an unknown constant (fit and log_marginal accept them)")
     try:
         z0 = mc.flatten(params0)
     except ModelClassError as err:
@@ -247,7 +254,7 @@ def laplace_volume(
     prior = prior_gaussian(mc, z0)
     offset = prior.whiten(z0)
     spectrum = fisher_spectrum(mc, params0, method=method, sqrt_cov=prior.sqrt_cov, project=offset[None],
-                               data=data, num_matvecs=num_matvecs, key=key, **model_kwargs)
+                               data=data, num_matvecs=num_matvecs, key=key, kl_draws=kl_draws, **model_kwargs)
     lam = check_curvature(spectrum, "Hessian of the empirical loss" if data is not None
                           else "Fisher information at the truth")
     a = 0.5 * lam
