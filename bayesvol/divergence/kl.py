@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -256,7 +257,9 @@ KL_MIN_DRAWS = 32
 # Elements of the (draws × batch) log-density table evaluated at once: bounds the memory of one D
 # evaluation vmapped over the sampler's points (512 points × 16,384 × 8 bytes ≈ 67 MB).
 _CHUNK_ELEMENTS = 16_384
-_WARNED: set[tuple[int, str, int]] = set()
+# causes already warned about, per model class (weak: a new class at a recycled id() still warns)
+_WARNED: weakref.WeakKeyDictionary[Any, set[tuple[str, int]]] = weakref.WeakKeyDictionary()
+_WARNED_PAIRS: set[tuple[str, int]] = set()
 
 
 def _float_leaves(d: Any) -> tuple[list[Any], Any, tuple[bool, ...]]:
@@ -369,10 +372,11 @@ def _mc_key(key: Any) -> Array:
 
 
 def _warn_once(mc: ModelClass | None, fam: str, kl_draws: int, relative: float | None) -> None:
-    cause = (id(mc), fam, kl_draws)
-    if cause in _WARNED:
+    cause = (fam, kl_draws)
+    seen = _WARNED_PAIRS if mc is None else _WARNED.setdefault(mc, set())
+    if cause in seen:
         return
-    _WARNED.add(cause)
+    seen.add(cause)
     precision = (f"; its relative standard error at this θ is {relative:.2g}" if relative is not None
                  else "; bv.kl_estimate gives its standard error")
     warnings.warn(
