@@ -145,8 +145,20 @@ class ModelClass:
         self.observed_site, self.observed_kwarg, observed_sites = self._find_observed(
             trace, observed, discovery, set(model_kwargs))
         self._data_sites = observed_sites
-        # data passed with the example covariates is not a covariate: simulate() must not return it
-        self.example_kwargs.pop(self.observed_kwarg, None)
+        # data passed with the example covariates is not a covariate: simulate() must not return it. It
+        # still serves the structural traces (coordinates, prior), for a model that reads e.g. its row
+        # count off the data.
+        example_data = self.example_kwargs.pop(self.observed_kwarg, None)
+        self._structural_kwargs = dict(self.example_kwargs)
+        if example_data is not None:
+            self._structural_kwargs[self.observed_kwarg] = example_data
+        if self.observed_kwarg is not None and self.observed_kwarg not in self._required:
+            try:  # a required observed argument given as data: None whenever the model runs without data
+                parameter = inspect.signature(model).parameters[self.observed_kwarg]
+                if parameter.default is parameter.empty:
+                    self._required = (*self._required, self.observed_kwarg)
+            except (TypeError, ValueError, KeyError):
+                pass
         data_plates = {f.name for f in trace[self.observed_site]["cond_indep_stack"]}
         latent, factors = [], []
         for name, site in trace.items():
@@ -244,7 +256,9 @@ class ModelClass:
         # the site holds (NumPyro keeps ``obs`` as given), else the keyword without which the site is no
         # longer observed.
         for name in already:
-            for arg, value in kwargs.items():
+            # an argument named like the site first: the same array may be passed twice (x=y, y=y)
+            ordered = sorted(kwargs.items(), key=lambda item: item[0] != name)
+            for arg, value in ordered:
                 if value is not None and trace[name]["value"] is value:
                     already[name] = arg
                     break
@@ -360,7 +374,7 @@ class ModelClass:
         # with the constrained values substituted, in model order.
         trace = handlers.trace(
             handlers.seed(handlers.substitute(self.model, substitute_fn=self._substitute_checked(params)), 0)
-        ).get_trace(**self._call_kwargs(self.example_kwargs))
+        ).get_trace(**self._call_kwargs(self._structural_kwargs))
         return {k: biject_to(trace[k]["fn"].support).inv(jnp.asarray(params[k]))
                 for k in self.latent_sites}
 
@@ -381,7 +395,7 @@ class ModelClass:
     def unflatten(self, z: Array) -> Params:
         """Map a flat unconstrained vector z to the dict of constrained site values."""
         self._check_z(z)
-        return self._constrained_trace(z, self.example_kwargs)[1]
+        return self._constrained_trace(z, self._structural_kwargs)[1]
 
     def _check_z(self, z: Array) -> None:
         if jnp.shape(z) != (self.dim,):
@@ -419,7 +433,7 @@ class ModelClass:
         up to an additive constant.
         """
         self._check_z(z)
-        return self._log_density(z, self.example_kwargs, self._data_sites)
+        return self._log_density(z, self._structural_kwargs, self._data_sites)
 
     def _log_density(self, z: Array, kwargs: Mapping[str, Any], hide: frozenset[str] | set[str]) -> Array:
         # Delegated to NumPyro's potential energy (biject_to per site, log-Jacobian, scales, factors): the
@@ -561,6 +575,6 @@ def prior_sample(mc: ModelClass, key: Array) -> Params:
         raise ModelClassError(
             f"drawing θ from the prior needs a normalized prior; factor site(s) {list(mc.factor_sites)} "
             "reweight it by an unnormalized amount")
-    trace = handlers.trace(handlers.seed(mc.model, key)).get_trace(**mc._call_kwargs(mc.example_kwargs))
+    trace = handlers.trace(handlers.seed(mc.model, key)).get_trace(**mc._call_kwargs(mc._structural_kwargs))
     return {k: trace[k]["value"] for k in mc.latent_sites}
 
