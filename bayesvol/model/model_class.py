@@ -13,12 +13,19 @@ Conventions
   ``Predictive``. The keyword arguments given to the constructor are *example* covariates used once to
   discover the parameter structure; every method takes the covariates it should use.
 * **The observed site** is found by tracing: a sample site already observed, or — NumPyro's idiom — a
-  sample site fed by a keyword argument of the model that defaults to ``None`` (``obs=y``). The keyword is
-  detected by re-tracing the model with that argument set to the site's own sampled value. Data given
+  sample site fed by an argument of the model that defaults to ``None`` or has no default at all
+  (``def model(x, y=None)`` or ``def model(x, y)``; ``obs=y``). The argument is detected by re-tracing
+  the model with it set to the site's own sampled value; an exception the model raises then is reported
+  as the model's own when no observed site is found. Data given
   with the example covariates (``ModelClass(model, x=x, y=y)``) is recognized the same way and dropped
   from them. With several observed sites, the ones not chosen by ``observed=`` are data too (pass their
   values as covariates), never parameters. Discovery traces latent sites at the image of z = 0 (no
   prior draws).
+* **Factors.** ``numpyro.factor`` sites are allowed outside the data plate (``factor_sites``,
+  ``has_factor``): their log-weights enter ``log_prior`` and ``log_joint`` (NumPyro's potential energy),
+  which is then unnormalized — what ``fit`` and ``log_marginal`` need. The volumes and prior draws need a
+  normalized prior and refuse them, naming the site. Latent sites inside the observed site's plate (one
+  parameter per row) are refused at construction.
 * **Rows.** The dimensions of the observed site that belong to a ``numpyro.plate`` index the data; the
   log-probability is summed over every other dimension, so one datum may be a vector. Without a plate the
   leading batch dimension is taken as the rows.
@@ -404,7 +411,12 @@ class ModelClass:
     def _constrained_trace(
         self, z: Array, kwargs: Mapping[str, Any], key: Array | int = 0
     ) -> tuple[Any, Params, Array]:
-        """Run the model at unconstrained z; return its trace, the constrained values and log|det J|."""
+        """Run the model at unconstrained z; return its trace, the constrained values and log|det J|.
+
+        Kept rather than ``numpyro.infer.util.constrain_fn`` + ``log_likelihood``: the per-datum
+        log-likelihood needs the observed site's plates (rows) and its support check from the same trace,
+        which NumPyro's helpers would give only by tracing the model three times per call.
+        """
         unconstrained = self._unravel(z)
         log_dets: list[Array] = []
 
