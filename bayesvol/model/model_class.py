@@ -378,7 +378,8 @@ class ModelClass:
 
     def _unconstrain(self, params: Mapping[str, Any]) -> Params:
         # Sites may depend on each other (hierarchical priors), so the supports are read off a trace
-        # with the constrained values substituted, in model order.
+        # with the constrained values substituted, in model order. Kept rather than NumPyro's
+        # ``unconstrain_fn``, which has no support check (a bad value comes back as NaN, no site named).
         trace = handlers.trace(
             handlers.seed(handlers.substitute(self.model, substitute_fn=self._substitute_checked(params)), 0)
         ).get_trace(**self._call_kwargs(self._structural_kwargs))
