@@ -1,5 +1,7 @@
 """KL divergences: every closed form against a hand formula and a Monte Carlo estimate; the fallback."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -219,27 +221,37 @@ def test_monte_carlo_fallback_is_calibrated():
     params0 = {"loc": jnp.asarray(0.5), "scale": jnp.asarray(1.0)}
     params = {"loc": jnp.asarray(-0.3), "scale": jnp.asarray(1.6)}
     exact = np.mean(_laplace_kl(0.5 * np.asarray(x), 1.0, -0.3 * np.asarray(x), 1.6))
-    with pytest.warns(bv.KLFallbackWarning, match="no closed-form KL for Laplace"):
+    # default draws: max(32, ⌈8192/3⌉) = 2731 per row; the warning says so, once per class and cause
+    with pytest.warns(bv.KLFallbackWarning, match=r"no closed-form KL for Laplace.*2731 draws per row.*"
+                      r"relative standard error at this θ is .*kl_draws="):
         single = bv.kl_estimate(mc, params0, params, x=x)
     assert_within_se(single.value, single.stderr, exact)
-    with pytest.warns(bv.KLFallbackWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         np.testing.assert_allclose(bv.kl(mc, params0, params, x=x), single.value, rtol=1e-14)
+        # kl_function is the same fixed function of θ (same default key, same draws)
+        divergence = bv.kl_function(mc, params0, x=x)
+        np.testing.assert_allclose(divergence(mc.flatten(params)), single.value, rtol=1e-12)
     # calibration over 200 independent keys: the spread of the estimates matches the reported stderr
     reps, n = 200, 1024
     keys = jax.random.split(jax.random.PRNGKey(3), reps)
-    with pytest.warns(bv.KLFallbackWarning):
+    with pytest.warns(bv.KLFallbackWarning, match="1024 draws per row"):
         batch = jax.jit(jax.vmap(
-            lambda k: bv.kl_estimate(mc, params0, params, key=k, num_samples=n, x=x)))(keys)
+            lambda k: bv.kl_estimate(mc, params0, params, key=k, kl_draws=n, x=x)))(keys)
     values, stderrs = np.asarray(batch.value), np.asarray(batch.stderr)
     assert_within_se(values.mean(), values.std(ddof=1) / np.sqrt(reps), exact)
     # a sample sd over 200 near-normal estimates has relative sd 1/√(2·199) ≈ 0.05: allow 4 of them
     ratio = values.std(ddof=1) / np.sqrt(np.mean(stderrs**2))
     assert 0.8 <= ratio <= 1.2, ratio
     assert np.mean(np.abs(values - exact) <= 2 * stderrs) >= 0.9  # ≈ 0.95 for calibrated stderrs
-    # the Monte Carlo estimate of D(θ0 ‖ θ0) is exactly 0 (log-ratios of zero)
-    with pytest.warns(bv.KLFallbackWarning):
-        zero = bv.kl_estimate(mc, params0, params0, x=x)
+    # D̂(θ0 ‖ θ0) is exactly 0, and with the control variate its gradient there is 0 too
+    zero = bv.kl_estimate(mc, params0, params0, x=x)
     assert zero.value == 0.0 and zero.stderr == 0.0
+    z0 = mc.flatten(params0)
+    assert float(divergence(z0)) == 0.0
+    np.testing.assert_allclose(jax.grad(divergence)(z0), 0.0, atol=1e-12)
+    with pytest.raises(bv.InputError, match="kl_draws must be an integer"):
+        bv.kl(mc, params0, params, kl_draws=1, x=x)
 
 
 def test_kl_different_families_through_model_classes_error():

@@ -364,14 +364,23 @@ def test_error_improper_prior():
         bv.ModelClass(vector_model, x=jnp.ones(3))
 
 
-def test_error_factor_in_prior():
+def test_factor_in_prior_is_recorded_and_refused_by_volumes():
     def model(x, y=None):
         theta = numpyro.sample("theta", dist.Normal(0.0, 1.0))
         numpyro.factor("tilt", -theta**4)
         numpyro.sample("y", dist.Normal(theta * x, 1.0), obs=y)
 
-    with pytest.raises(bv.ModelClassError, match=r"'tilt' is a numpyro\.factor"):
-        bv.ModelClass(model, x=jnp.ones(3))
+    x = jnp.ones(3)
+    mc = bv.ModelClass(model, x=x)
+    assert (mc.factor_sites, mc.has_factor, mc.latent_sites) == (("tilt",), True, ("theta",))
+    # the unnormalized log prior includes the factor's log-weight
+    z = jnp.array([0.7])
+    np.testing.assert_allclose(mc.log_prior(z), stats.norm.logpdf(0.7) - 0.7**4, rtol=1e-14)
+    params = {"theta": jnp.asarray(0.2)}
+    with pytest.raises(bv.ModelClassError, match=r"laplace_volume needs a normalized prior.*\['tilt'\]"):
+        bv.laplace_volume(mc, params, [0.1], x=x)
+    with pytest.raises(bv.ModelClassError, match=r"sampled_volume needs a normalized prior.*\['tilt'\]"):
+        bv.sampled_volume(mc, params, [0.1], key=jax.random.PRNGKey(0), x=x)
 
 
 def test_error_params_missing_site(rich):

@@ -206,17 +206,17 @@ def loss_hessian(mc: ModelClass, params: Mapping[str, Any], *, data: Any = None,
     return _hessian(mc, z, None if params0 is None else dict(params0), data, model_kwargs)
 
 
-def _loss_fn(mc: ModelClass, data: Any, params0: Mapping[str, Any] | None, model_kwargs: Mapping[str, Any]
-             ) -> Callable[[Array], Array]:
+def _loss_fn(mc: ModelClass, data: Any, params0: Mapping[str, Any] | None, model_kwargs: Mapping[str, Any],
+             kl_draws: int | None = None) -> Callable[[Array], Array]:
     if data is not None:
         return lambda z: -jnp.mean(mc.log_likelihood(z, data, covariates=model_kwargs))
-    return kl_function(mc, params0, covariates=model_kwargs)
+    return kl_function(mc, params0, kl_draws=kl_draws, covariates=model_kwargs)
 
 
-@partial(jax.jit, static_argnums=(0, 1))
+@partial(jax.jit, static_argnums=(0, 1, 6))
 def _dense_hessian(mc: ModelClass, static: tuple[tuple[str, Any], ...], z: Array, params0: Any, data: Any,
-                   arrays: Mapping[str, Array]) -> Array:
-    loss = _loss_fn(mc, data, params0 if data is None else None, {**thaw(static), **arrays})
+                   arrays: Mapping[str, Array], kl_draws: int | None = None) -> Array:
+    loss = _loss_fn(mc, data, params0 if data is None else None, {**thaw(static), **arrays}, kl_draws)
     return jax.hessian(loss)(z)
 
 
@@ -254,11 +254,11 @@ def lanczos(matvec: Callable[[Array], Array], v0: Array, num: int) -> tuple[Arra
     return vals, vecs.T @ basis, vecs[0] ** 2
 
 
-@partial(jax.jit, static_argnums=(0, 1, 2))
+@partial(jax.jit, static_argnums=(0, 1, 2, 9))
 def _lanczos_core(mc: ModelClass, static: tuple[tuple[str, Any], ...], num: int, z: Array, v0: Array,
-                  sqrt_cov: Array | None, params0: Any, data: Any, arrays: Mapping[str, Array]
-                  ) -> tuple[Array, Array, Array]:
-    loss = _loss_fn(mc, data, params0 if data is None else None, {**thaw(static), **arrays})
+                  sqrt_cov: Array | None, params0: Any, data: Any, arrays: Mapping[str, Array],
+                  kl_draws: int | None = None) -> tuple[Array, Array, Array]:
+    loss = _loss_fn(mc, data, params0 if data is None else None, {**thaw(static), **arrays}, kl_draws)
     # linearize once: the primal forward/backward pass at z is shared by every Hessian-vector product
     _, hvp = jax.linearize(jax.grad(loss), z)
 
@@ -268,9 +268,10 @@ def _lanczos_core(mc: ModelClass, static: tuple[tuple[str, Any], ...], num: int,
     return lanczos(matvec, v0, num)
 
 
-def _hessian(mc: ModelClass, z: Array, params0: Any, data: Any, model_kwargs: Mapping[str, Any]) -> Array:
+def _hessian(mc: ModelClass, z: Array, params0: Any, data: Any, model_kwargs: Mapping[str, Any],
+             kl_draws: int | None = None) -> Array:
     arrays, static = mc.row_layout.split(model_kwargs)
-    return _dense_hessian(mc, static, z, params0, data, arrays)
+    return _dense_hessian(mc, static, z, params0, data, arrays, kl_draws)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -433,12 +434,12 @@ def _gram_spectrum(mc: ModelClass, params0: Mapping[str, Any], sqrt_cov: Array |
 
 def _lanczos_spectrum(mc: ModelClass, z: Array, params0: Any, data: Any, model_kwargs: Mapping[str, Any],
                       sqrt_cov: Array | None, project: Array | None, num_eigenvectors: int, num_matvecs: int,
-                      key: Array) -> Spectrum:
+                      key: Array, kl_draws: int | None = None) -> Spectrum:
     d = mc.dim
     v0 = jax.random.normal(key, (d,), z.dtype)
     num = min(num_matvecs, d)
     arrays, static = mc.row_layout.split(model_kwargs)
-    vals, vecs, slq = _lanczos_core(mc, static, num, z, v0, sqrt_cov, params0, data, arrays)
+    vals, vecs, slq = _lanczos_core(mc, static, num, z, v0, sqrt_cov, params0, data, arrays, kl_draws)
     vals, vecs, slq = np.asarray(vals), np.asarray(vecs), np.asarray(slq)  # vecs: (num, d) rows
     order = np.argsort(vals)[::-1]
     vals, vecs, weights = vals[order], vecs[order], d * slq[order]
@@ -459,6 +460,7 @@ def fisher_spectrum(
     num_matvecs: int = 80,
     data: Any = None,
     key: Array | None = None,
+    kl_draws: int | None = None,
     covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> Spectrum:
@@ -489,6 +491,9 @@ def fisher_spectrum(
         Observed data for the empirical-loss Hessian.
     key
         PRNG key of the Lanczos start vector (typed or raw).
+    kl_draws
+        Monte Carlo draws per row for a likelihood without a closed-form KL (see
+        :func:`bayesvol.kl_function`; dense and Lanczos paths).
     covariates
         The covariates as one mapping, for argument names that collide with these parameters.
 
@@ -520,7 +525,7 @@ def fisher_spectrum(
     if method == "dense":
         check_memory(8.0 * 3 * d * d, f"a dense {d} × {d} Hessian (with its eigendecomposition)",
                      "use method='gram' or method='lanczos'")
-        return spectrum_from_matrix(_hessian(mc, z0, p0, data, model_kwargs), sqrt_cov=sqrt_cov,
+        return spectrum_from_matrix(_hessian(mc, z0, p0, data, model_kwargs, kl_draws), sqrt_cov=sqrt_cov,
                                     project=project, num_eigenvectors=num_eigenvectors)
     key = jax.random.PRNGKey(0) if key is None else as_key(key)
     if isinstance(num_matvecs, bool) or not isinstance(num_matvecs, (int, np.integer)) or num_matvecs < 1:
@@ -528,7 +533,7 @@ def fisher_spectrum(
     check_memory(8.0 * min(num_matvecs, d) * d, f"the Lanczos basis ({min(num_matvecs, d)} × {d})",
                  "use fewer num_matvecs")
     return _lanczos_spectrum(mc, z0, p0, data, model_kwargs, sqrt_cov, project, num_eigenvectors, num_matvecs,
-                             key)
+                             key, kl_draws)
 
 
 def _outputs_guess(mc: ModelClass, params0: Mapping[str, Any], model_kwargs: Mapping[str, Any]) -> int:

@@ -331,6 +331,11 @@ def log_marginal(
 ) -> Estimate:
     """Log Q(data) = log ∫ w(θ) Π_i P_θ(data_i | covariates_i) dθ with its standard error (nats).
 
+    For a model with ``numpyro.factor`` sites (``mc.has_factor``) w is unnormalized and log Q is the
+    marginal of the model's unnormalized joint, ∫ exp(−U(θ)) dθ with U NumPyro's potential energy (factors
+    included): it differs from the evidence of a normalized prior by the factors' unknown log-normalizer.
+    Only ``method="tempered"`` accepts such models (the sequential path starts from prior draws).
+
     Parameters
     ----------
     mc

@@ -13,12 +13,19 @@ Conventions
   ``Predictive``. The keyword arguments given to the constructor are *example* covariates used once to
   discover the parameter structure; every method takes the covariates it should use.
 * **The observed site** is found by tracing: a sample site already observed, or — NumPyro's idiom — a
-  sample site fed by a keyword argument of the model that defaults to ``None`` (``obs=y``). The keyword is
-  detected by re-tracing the model with that argument set to the site's own sampled value. Data given
+  sample site fed by an argument of the model that defaults to ``None`` or has no default at all
+  (``def model(x, y=None)`` or ``def model(x, y)``; ``obs=y``). The argument is detected by re-tracing
+  the model with it set to the site's own sampled value; an exception the model raises then is reported
+  as the model's own when no observed site is found. Data given
   with the example covariates (``ModelClass(model, x=x, y=y)``) is recognized the same way and dropped
   from them. With several observed sites, the ones not chosen by ``observed=`` are data too (pass their
   values as covariates), never parameters. Discovery traces latent sites at the image of z = 0 (no
   prior draws).
+* **Factors.** ``numpyro.factor`` sites are allowed outside the data plate (``factor_sites``,
+  ``has_factor``): their log-weights enter ``log_prior`` and ``log_joint`` (NumPyro's potential energy),
+  which is then unnormalized — what ``fit`` and ``log_marginal`` need. The volumes and prior draws need a
+  normalized prior and refuse them, naming the site. Latent sites inside the observed site's plate (one
+  parameter per row) are refused at construction.
 * **Rows.** The dimensions of the observed site that belong to a ``numpyro.plate`` index the data; the
   log-probability is summed over every other dimension, so one datum may be a vector. Without a plate the
   leading batch dimension is taken as the rows.
@@ -36,10 +43,21 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro.distributions as dist
 from jax.flatten_util import ravel_pytree
 from numpyro import handlers
+
+# Submodules imported by name: ArviZ 1.x imports NumPyro lazily, after which ``numpyro.distributions``
+# may lack the attribute ``distribution`` until the submodule is imported explicitly.
+from numpyro.distributions.distribution import (
+    Distribution,
+    ExpandedDistribution,
+    ImproperUniform,
+    Independent,
+    MaskedDistribution,
+    Unit,
+)
 from numpyro.distributions.transforms import biject_to
+from numpyro.infer.util import potential_energy
 
 from bayesvol.errors import ModelClassError, as_key
 from bayesvol.model.covariates import RowLayout, discover_layout, merge_covariates, num_rows
@@ -55,13 +73,13 @@ def _is_concrete(x: Any) -> bool:
 
 
 def _site_is_factor(site: Mapping[str, Any]) -> bool:
-    return isinstance(site["fn"], dist.distribution.Unit)
+    return isinstance(site["fn"], Unit)
 
 
 def _is_improper(fn: Any) -> bool:
-    while isinstance(fn, (dist.Independent, dist.ExpandedDistribution, dist.MaskedDistribution)):
+    while isinstance(fn, (Independent, ExpandedDistribution, MaskedDistribution)):
         fn = fn.base_dist
-    return isinstance(fn, dist.ImproperUniform)
+    return isinstance(fn, ImproperUniform)
 
 
 def _structural_value(site: Mapping[str, Any]) -> Array | None:
@@ -118,19 +136,36 @@ class ModelClass:
             raise ModelClassError(f"model must be a callable NumPyro model, got {type(model).__name__}")
         self.model = model
         self.example_kwargs = dict(model_kwargs)
+        # Arguments without a default that were not given (``def model(x, y)`` with only x): None while
+        # discovering, so that a positional observed argument is found like a keyword one.
+        self._required = self._required_arguments(model_kwargs)
+        discovery = {**dict.fromkeys(self._required), **model_kwargs}
         try:
-            trace = self._raw_trace(model_kwargs)
+            trace = self._raw_trace(discovery)
         except Exception as err:  # the user's model failed: say which call failed
             raise ModelClassError(
-                f"tracing {getattr(model, '__name__', 'the model')}(**{sorted(model_kwargs)}) failed: "
-                f"{type(err).__name__}: {err}"
+                f"tracing {self._name}(**{sorted(discovery)}) failed: {type(err).__name__}: {err}"
             ) from err
         self.observed_site, self.observed_kwarg, observed_sites = self._find_observed(
-            trace, observed, model_kwargs)
-        # data passed with the example covariates is not a covariate: simulate() must not return it
-        self.example_kwargs.pop(self.observed_kwarg, None)
+            trace, observed, discovery, set(model_kwargs))
+        self._data_sites = observed_sites
         self.observed_feeds: dict[str, str | None] = dict(self._observed_feeds)
-        latent = []
+        # data passed with the example covariates is not a covariate: simulate() must not return it. It
+        # still serves the structural traces (coordinates, prior), for a model that reads e.g. its row
+        # count off the data.
+        example_data = self.example_kwargs.pop(self.observed_kwarg, None)
+        self._structural_kwargs = dict(self.example_kwargs)
+        if example_data is not None:
+            self._structural_kwargs[self.observed_kwarg] = example_data
+        if self.observed_kwarg is not None and self.observed_kwarg not in self._required:
+            try:  # a required observed argument given as data: None whenever the model runs without data
+                parameter = inspect.signature(model).parameters[self.observed_kwarg]
+                if parameter.default is parameter.empty:
+                    self._required = (*self._required, self.observed_kwarg)
+            except (TypeError, ValueError, KeyError):
+                pass
+        data_plates = {f.name for f in trace[self.observed_site]["cond_indep_stack"]}
+        latent, factors = [], []
         for name, site in trace.items():
             if site["type"] == "param":
                 raise ModelClassError(
@@ -140,11 +175,16 @@ class ModelClass:
             if site["type"] != "sample" or name in observed_sites:
                 # the other observed sites are data too (pass them as covariates), never θ
                 continue
+            in_data_plate = sorted(data_plates & {f.name for f in site["cond_indep_stack"]})
             if _site_is_factor(site):
-                raise ModelClassError(
-                    f"site {name!r} is a numpyro.factor: the prior would be unnormalized; volumes need a "
-                    "proper prior"
-                )
+                if in_data_plate:
+                    raise ModelClassError(
+                        f"factor site {name!r} lies inside the data plate {in_data_plate[0]!r} of the "
+                        f"observed site {self.observed_site!r}: a per-row factor is part of the likelihood, "
+                        "which bayesvol reads from the observed site alone (fold it into that distribution)"
+                    )
+                factors.append(name)
+                continue
             if site["is_observed"]:
                 continue
             fn = site["fn"]
@@ -158,7 +198,15 @@ class ModelClass:
                     f"latent site {name!r} has an improper prior (ImproperUniform); the volume "
                     "w({θ : D ≤ t}) needs a proper prior"
                 )
+            if in_data_plate:
+                raise ModelClassError(
+                    f"latent site {name!r} lies inside the data plate {in_data_plate[0]!r} of the observed "
+                    f"site {self.observed_site!r}: one parameter per data row makes θ grow with the data; "
+                    "bayesvol needs a fixed set of global parameters (marginalize the per-row variable in "
+                    "the likelihood, or move the site out of the plate)"
+                )
             latent.append(name)
+        self.factor_sites = tuple(factors)
         if not latent:
             raise ModelClassError("the model has no latent sample site: there is no θ to learn")
         self.latent_sites = tuple(latent)
@@ -176,10 +224,13 @@ class ModelClass:
         for path, leaf in jax.tree_util.tree_flatten_with_path(z_tree)[0]:
             self.z_layout[path[0].key] = (offset, tuple(jnp.shape(leaf)))
             offset += int(np.prod(jnp.shape(leaf), dtype=int))
-        self.row_layout: RowLayout = discover_layout(self._rows_of, self.example_kwargs)
+        try:
+            self.row_layout: RowLayout = discover_layout(self._rows_of, self.example_kwargs)
+        except Exception:  # the model cannot run without its data (it reads its row count off them)
+            self.row_layout = RowLayout()
 
     def _rows_of(self, kwargs: Mapping[str, Any]) -> int:
-        site = self._raw_trace(kwargs)[self.observed_site]
+        site = self._raw_trace(self._call_kwargs(kwargs))[self.observed_site]
         return int(self.per_datum(site, jnp.zeros(site["fn"].batch_shape)).shape[0])
 
     # ------------------------------------------------------------------ covariates and data
@@ -278,39 +329,71 @@ class ModelClass:
         model = handlers.substitute(handlers.seed(self.model, key), substitute_fn=_structural_value)
         return handlers.trace(model).get_trace(**kwargs)
 
+    @property
+    def _name(self) -> str:
+        return getattr(self.model, "__name__", "model")
+
+    @property
+    def has_factor(self) -> bool:
+        """Whether the model has numpyro.factor sites: its prior is then known only up to a constant."""
+        return bool(self.factor_sites)
+
+    def _required_arguments(self, given: Mapping[str, Any]) -> tuple[str, ...]:
+        try:
+            parameters = inspect.signature(self.model).parameters.values()
+        except (TypeError, ValueError):
+            return ()
+        return tuple(p.name for p in parameters if p.default is p.empty and p.name not in given
+                     and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+    def _call_kwargs(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The model's keyword arguments with the required ones not given (the observed one) set to None."""
+        return {**dict.fromkeys(self._required), **kwargs}
+
     def _find_observed(
-        self, trace: Any, observed: str | None, kwargs: Mapping[str, Any]
+        self, trace: Any, observed: str | None, kwargs: Mapping[str, Any], given: set[str]
     ) -> tuple[str, str | None, frozenset[str]]:
         already: dict[str, str | None] = {
             n: None for n, s in trace.items()
             if s["type"] == "sample" and s["is_observed"] and not _site_is_factor(s)}
-        # Data given with the example covariates (``ModelClass(model, x=x, y=y)``): the keyword feeds the
-        # site if the site is no longer observed without it.
+        # Data given with the example covariates (``ModelClass(model, x=x, y=y)``): the keyword whose value
+        # the site holds (NumPyro keeps ``obs`` as given), else the keyword without which the site is no
+        # longer observed.
         for name in already:
-            for arg, value in kwargs.items():
-                if value is None:
-                    continue
-                try:
-                    retrace = self._raw_trace({**kwargs, arg: None})
-                except Exception:  # the model needs this argument: it is a covariate
-                    continue
-                if name in retrace and not retrace[name]["is_observed"]:
+            # an argument named like the site first: the same array may be passed twice (x=y, y=y)
+            ordered = sorted(kwargs.items(), key=lambda item: item[0] != name)
+            for arg, value in ordered:
+                if value is not None and trace[name]["value"] is value:
                     already[name] = arg
                     break
+            else:
+                for arg, value in kwargs.items():
+                    if value is None:
+                        continue
+                    try:
+                        retrace = self._raw_trace({**kwargs, arg: None})
+                    except Exception:  # the model needs this argument: it is a covariate
+                        continue
+                    if name in retrace and not retrace[name]["is_observed"]:
+                        already[name] = arg
+                        break
         fed: dict[str, str] = {}
         try:
             signature = inspect.signature(self.model)
+            # the observed argument defaults to None (NumPyro's idiom) or has no default at all
             candidates = [p.name for p in signature.parameters.values()
-                          if p.default is None and p.name not in kwargs
+                          if (p.default is None or p.default is p.empty) and p.name not in given
                           and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
         except (TypeError, ValueError):
             candidates = []
         latent_like = [n for n, s in trace.items() if s["type"] == "sample" and not s["is_observed"]]
+        failures: list[tuple[str, str, Exception]] = []
         for arg in candidates:
             for name in latent_like:
                 try:
                     retrace = self._raw_trace({**kwargs, arg: trace[name]["value"]})
-                except Exception:  # this argument does not accept that site's value: not its feed
+                except Exception as err:  # this argument does not accept that site's value: not its feed
+                    failures.append((arg, name, err))
                     continue
                 if name in retrace and retrace[name]["is_observed"]:
                     if name in fed:
@@ -318,6 +401,13 @@ class ModelClass:
                             f"site {name!r} is observed through both {fed[name]!r} and {arg!r}: ambiguous"
                         )
                     fed[name] = arg
+        if not already and not fed and failures:
+            # nothing observed, and the model raised when given data: surface the user's own exception
+            arg, name, err = next(((a, n, e) for a, n, e in failures if a == n), failures[0])
+            raise ModelClassError(
+                f"tracing {self._name}({arg}=<a value of site {name!r}>, **{sorted(given)}) failed: "
+                f"{type(err).__name__}: {err}"
+            ) from err
         found: dict[str, str | None] = {**already, **fed}
         self._observed_feeds = found
         if observed is not None:
@@ -386,10 +476,11 @@ class ModelClass:
 
     def _unconstrain(self, params: Mapping[str, Any]) -> Params:
         # Sites may depend on each other (hierarchical priors), so the supports are read off a trace
-        # with the constrained values substituted, in model order.
+        # with the constrained values substituted, in model order. Kept rather than NumPyro's
+        # ``unconstrain_fn``, which has no support check (a bad value comes back as NaN, no site named).
         trace = handlers.trace(
             handlers.seed(handlers.substitute(self.model, substitute_fn=self._substitute_checked(params)), 0)
-        ).get_trace(**self.example_kwargs)
+        ).get_trace(**self._call_kwargs(self._structural_kwargs))
         return {k: biject_to(trace[k]["fn"].support).inv(jnp.asarray(params[k]))
                 for k in self.latent_sites}
 
@@ -410,7 +501,7 @@ class ModelClass:
     def unflatten(self, z: Array) -> Params:
         """Map a flat unconstrained vector z to the dict of constrained site values."""
         self._check_z(z)
-        return self._constrained_trace(z, self.example_kwargs)[1]
+        return self._constrained_trace(z, self._structural_kwargs)[1]
 
     def _check_z(self, z: Array) -> None:
         if jnp.shape(z) != (self.dim,):
@@ -419,7 +510,12 @@ class ModelClass:
     def _constrained_trace(
         self, z: Array, kwargs: Mapping[str, Any], key: Array | int = 0
     ) -> tuple[Any, Params, Array]:
-        """Run the model at unconstrained z; return its trace, the constrained values and log|det J|."""
+        """Run the model at unconstrained z; return its trace, the constrained values and log|det J|.
+
+        Kept rather than ``numpyro.infer.util.constrain_fn`` + ``log_likelihood``: the per-datum
+        log-likelihood needs the observed site's plates (rows) and its support check from the same trace,
+        which NumPyro's helpers would give only by tracing the model three times per call.
+        """
         unconstrained = self._unravel(z)
         log_dets: list[Array] = []
 
@@ -435,26 +531,28 @@ class ModelClass:
             return value
 
         model = handlers.substitute(handlers.seed(self.model, key), substitute_fn=substitute_fn)
-        trace = handlers.trace(model).get_trace(**kwargs)
+        trace = handlers.trace(model).get_trace(**self._call_kwargs(kwargs))
         params = {k: trace[k]["value"] for k in self.latent_sites}
         return trace, params, sum(log_dets, jnp.zeros(()))
 
     # ------------------------------------------------------------------ densities
     def log_prior(self, z: Array) -> Array:
-        """Log w(z) in the unconstrained space: Σ log p_site(T(z)) + log|det ∂T/∂z| (nats)."""
-        self._check_z(z)
-        trace, _params, log_det = self._constrained_trace(z, self.example_kwargs)
-        return self._prior_from_trace(trace) + log_det
+        """Log w(z) in the unconstrained space: Σ log p_site(T(z)) + log|det ∂T/∂z| (nats).
 
-    def _prior_from_trace(self, trace: Any) -> Array:
-        total = jnp.zeros(())
-        for k in self.latent_sites:
-            site = trace[k]
-            log_prob = site["fn"].log_prob(site["value"])
-            if site.get("scale") is not None:
-                log_prob = log_prob * site["scale"]
-            total = total + jnp.sum(log_prob)
-        return total
+        With ``numpyro.factor`` sites (``has_factor``) their log-weights are included: this is then the
+        *unnormalized* log prior, −(NumPyro's potential energy) of the model without its data, known only
+        up to an additive constant.
+        """
+        self._check_z(z)
+        return self._log_density(z, self._structural_kwargs, self._data_sites)
+
+    def _log_density(self, z: Array, kwargs: Mapping[str, Any], hide: frozenset[str] | set[str]) -> Array:
+        # Delegated to NumPyro's potential energy (biject_to per site, log-Jacobian, scales, factors): the
+        # same numbers as summing the trace by hand (tests/test_user_models.py checks to 1e-12), and the
+        # same cost under jit. The data sites in ``hide`` are blocked: without data they would be drawn
+        # (hence the seed) and scored.
+        model = handlers.block(handlers.seed(self.model, 0), hide=list(hide))
+        return -potential_energy(model, (), self._call_kwargs(kwargs), self._unravel(z))
 
     def _with_data(self, data: Any, covariates: Mapping[str, Any] | None, kwargs: Mapping[str, Any]
                    ) -> tuple[Any, dict[str, Any]]:
@@ -511,12 +609,10 @@ class ModelClass:
         """Log w(z) + Σ_i log P_z(data_i): the unnormalized log posterior in unconstrained space."""
         self._check_z(z)
         data, kwargs = self._with_data(data, covariates, model_kwargs)
-        trace, _, log_det = self._constrained_trace(z, kwargs)
-        site = trace[self.observed_site]
-        return self._prior_from_trace(trace) + log_det + jnp.sum(site["fn"].log_prob(site["value"]))
+        return self._log_density(z, kwargs, self._data_sites - {self.observed_site})
 
     def distribution(self, params: Mapping[str, Any], *, covariates: Mapping[str, Any] | None = None,
-                     **model_kwargs: Any) -> dist.Distribution:
+                     **model_kwargs: Any) -> Distribution:
         """The distribution of the observed site under θ = params, for the given covariates."""
         trace = self.observed_trace(params, merge_covariates(covariates, model_kwargs))
         return trace[self.observed_site]["fn"]
@@ -532,7 +628,7 @@ class ModelClass:
         model = handlers.substitute(handlers.seed(self.model, key),
                                     substitute_fn=self._substitute_checked(params))
         try:
-            return handlers.trace(model).get_trace(**kwargs)
+            return handlers.trace(model).get_trace(**self._call_kwargs(kwargs))
         except ModelClassError:
             raise
         except Exception as err:
@@ -541,9 +637,13 @@ class ModelClass:
     def simulate(self, key: Array, params: Mapping[str, Any], *, covariates: Mapping[str, Any] | None = None,
                  **model_kwargs: Any) -> Array:
         """Draw data from P_θ: the observed site's value for the given covariates (or ``n=`` rows)."""
-        key = as_key(key)
         kwargs = merge_covariates(covariates, model_kwargs)
-        return self.observed_trace(params, kwargs, key)[self.observed_site]["value"]
+        site = self.observed_trace(params, kwargs, as_key(key))[self.observed_site]
+        if site["is_observed"]:  # the covariates carry data for the site: its value is data, not a draw
+            raise ModelClassError(
+                f"simulate: the observed site {self.observed_site!r} received data through the covariates "
+                f"{sorted(kwargs or self.example_kwargs)}; pass the covariates without the data")
+        return site["value"]
 
     # ------------------------------------------------------------------ validation
     def _check_data(self, data: Any) -> None:
@@ -600,7 +700,11 @@ def _as_array(value: Any, what: str) -> Array:
 
 
 def prior_sample(mc: ModelClass, key: Array) -> Params:
-    """One draw θ ~ w of the constrained site values."""
-    trace = handlers.trace(handlers.seed(mc.model, key)).get_trace(**mc.example_kwargs)
+    """One draw θ ~ w of the constrained site values (refused when factor sites leave w unnormalized)."""
+    if mc.has_factor:
+        raise ModelClassError(
+            f"drawing θ from the prior needs a normalized prior; factor site(s) {list(mc.factor_sites)} "
+            "reweight it by an unnormalized amount")
+    trace = handlers.trace(handlers.seed(mc.model, key)).get_trace(**mc._call_kwargs(mc._structural_kwargs))
     return {k: trace[k]["value"] for k in mc.latent_sites}
 

@@ -92,7 +92,7 @@ class Problem:
             return self.simulator(key, n, params)
         key_x, key_y = jax.random.split(key)
         covariates = self.sample_covariates(key_x, n, params)
-        return covariates, self.model_class.simulate(key_y, params, **covariates)
+        return covariates, self.model_class.simulate(key_y, params, covariates=covariates)
 
 
 def registry() -> dict[str, Callable[..., Problem]]:

@@ -30,6 +30,7 @@ from jax.scipy.linalg import solve_triangular
 
 from bayesvol.curvature.fisher import DENSE_MAX_DIM, CurvatureError, Spectrum, fisher_spectrum
 from bayesvol.errors import InputError
+from bayesvol.model.covariates import merge_covariates
 from bayesvol.model.model_class import ModelClass, ModelClassError
 from bayesvol.volume.curve import VolumeCurve
 from bayesvol.volume.gchisq import gchisq_volume
@@ -197,6 +198,7 @@ def laplace_volume(
     data: Any = None,
     num_matvecs: int = 80,
     key: jax.Array | None = None,
+    kl_draws: int | None = None,
     covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> VolumeCurve:
@@ -219,6 +221,9 @@ def laplace_volume(
         instead of the Fisher information at the truth.
     num_matvecs, key
         Lanczos steps and start vector.
+    kl_draws
+        Monte Carlo draws per row of D̂ for a likelihood without closed-form KL
+        (:func:`bayesvol.kl_function`).
     covariates, **model_kwargs
         Covariate rows over which D is averaged: keywords, or one mapping ``covariates=`` (for argument
         names that collide with these parameters). Per-row covariates are required.
@@ -242,6 +247,10 @@ def laplace_volume(
 
     """
     t = _check_eps2(eps2)
+    if mc.has_factor:
+        raise ModelClassError(
+            f"laplace_volume needs a normalized prior w; the factor site(s) {list(mc.factor_sites)} reweight "
+            "it by an unknown constant (fit and log_marginal accept them)")
     try:
         z0 = mc.flatten(params0)
     except ModelClassError as err:
@@ -249,8 +258,8 @@ def laplace_volume(
     prior = prior_gaussian(mc, z0)
     offset = prior.whiten(z0)
     spectrum = fisher_spectrum(mc, params0, method=method, sqrt_cov=prior.sqrt_cov, project=offset[None],
-                               data=data, num_matvecs=num_matvecs, key=key, covariates=covariates,
-                               **model_kwargs)
+                               data=data, num_matvecs=num_matvecs, key=key, kl_draws=kl_draws,
+                               covariates=merge_covariates(covariates, model_kwargs))
     lam = check_curvature(spectrum, "Hessian of the empirical loss" if data is not None
                           else "Fisher information at the truth")
     a = 0.5 * lam

@@ -53,7 +53,7 @@ import numpy as np
 from bayesvol.divergence.kl import kl_function
 from bayesvol.errors import as_key
 from bayesvol.model.covariates import merge_covariates
-from bayesvol.model.model_class import Array, ModelClass, prior_sample
+from bayesvol.model.model_class import Array, ModelClass, ModelClassError, prior_sample
 from bayesvol.volume.constrained_moves import (
     AUTO_COORDINATE_UPDATES,
     EllipsoidProposal,
@@ -445,6 +445,7 @@ def sampled_volume(
     num_proposals: int = 2,
     coordinate_steps: int | None = None,
     max_levels: int = 1000,
+    kl_draws: int | None = None,
     covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> VolumeCurve:
@@ -459,7 +460,8 @@ def sampled_volume(
     level's Laplace ellipsoid and elliptical slice steps, plus coordinate slice updates when D is singular
     (``coordinate_steps=None``: chosen automatically, see the module docstring). See :func:`nested_volume`
     for the options, :func:`nested_gibbs_bound` for B_n from the same run, :func:`to_arviz` for the
-    sampler's health.
+    sampler's health. ``kl_draws``: Monte Carlo draws per row of D̂ for a likelihood without a closed-form
+    KL (one fixed function of θ, see :func:`bayesvol.kl_function`).
 
     Raises
     ------
@@ -469,7 +471,12 @@ def sampled_volume(
         ``max_levels`` too small to reach eps2[0] (the message gives the budget needed).
 
     """
-    divergence = kl_function(mc, params0, covariates=merge_covariates(covariates, model_kwargs))
+    if mc.has_factor:
+        raise ModelClassError(
+            f"sampled_volume needs a normalized prior w to draw from; the factor site(s) "
+            f"{list(mc.factor_sites)} reweight it by an unknown constant (fit and log_marginal accept them)")
+    divergence = kl_function(mc, params0, kl_draws=kl_draws,
+                             covariates=merge_covariates(covariates, model_kwargs))
     sample_prior = partial(_flat_prior_sample, mc)
     return nested_volume(divergence, mc.log_prior, sample_prior, eps2, key=key, center=mc.flatten(params0),
                          unflatten=mc.unflatten, num_live=num_live, num_runs=num_runs,
