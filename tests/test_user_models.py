@@ -288,6 +288,7 @@ def test_positional_observed_argument(classes):
     assert (with_data.observed_kwarg, sorted(with_data.example_kwargs)) == ("y", ["x"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["poisson", "hierarchical", "student_t", "tanh_net"])
 def test_fit_runs(classes, name):
     mc, cov = classes[name], CASES[name][1]
@@ -309,6 +310,7 @@ def test_student_t_log_marginal_bracketed(classes):
     assert total - 4 * mc.dim * np.log(40) < float(estimate.value) < total + 10
 
 
+@pytest.mark.slow
 def test_regret_curve_user_model(classes):
     mc, p0 = classes["poisson"], CASES["poisson"][2]
 
