@@ -79,7 +79,7 @@ def test_linear_gaussian_d10_down_to_minus_200(linear10):
     _, _, curve, exact = linear10
     assert exact[0] < -198
     assert_close(curve, exact)
-    assert curve.method == "nested" and curve.diagnostics["stop"] == "reached"
+    assert curve.method == "nested" and curve.diagnostics.stop == "reached"
 
 
 @pytest.mark.parametrize("d, m", [(50, 200), (50, 20)], ids=["d50", "d50-rank20"])
@@ -98,11 +98,11 @@ def test_volume_dimension_matches_exact_slope(linear10):
     # same differences of the exact curve; its stderr pools the order statistics with the 4 runs' spread.
     _, _, curve, exact = linear10
     k_exact = 2.0 * np.gradient(exact, np.log(curve.eps2))
-    se = np.asarray(curve.effective_dim_stderr)
+    se = np.asarray(curve.volume_dimension_stderr)
     assert np.all(se > 0)
-    assert np.all(np.abs(curve.effective_dim - k_exact) <= np.maximum(0.3, 3.5 * se)), (
-        curve.effective_dim, k_exact, se)
-    assert abs(np.mean(curve.effective_dim[:4]) - 10.0) < 1.0  # k → d as t → 0
+    assert np.all(np.abs(curve.volume_dimension - k_exact) <= np.maximum(0.3, 3.5 * se)), (
+        curve.volume_dimension, k_exact, se)
+    assert abs(np.mean(curve.volume_dimension[:4]) - 10.0) < 1.0  # k → d as t → 0
 
 
 def test_gibbs_bound_matches_closed_form(linear10):
@@ -147,7 +147,7 @@ def test_stderr_is_calibrated_over_seeds(coordinate_steps):
         for seed in range(30):
             curve = nested_volume(divergence, mc.log_prior, sample_prior, eps2, key=jax.random.PRNGKey(seed),
                                   center=z0, coordinate_steps=coordinate_steps, **SMALL)
-            assert curve.diagnostics["coordinate_steps"] == coordinate_steps
+            assert curve.diagnostics.coordinate_steps == coordinate_steps
             z.append((curve.log_volume - exact) / curve.stderr)
     assert sum(issubclass(w.category, bv.PoorMixingWarning) for w in caught) < 3
     z = np.array(z)
@@ -313,7 +313,7 @@ def test_singular_mixture_volume_dimension_and_laplace_disagreement():
     eps2 = np.array([1e-9, 1e-6, 1e-3])
     curve = sampled_volume(mc, zoo.true_params, eps2, key=jax.random.PRNGKey(9), num_live=64, num_runs=8,
                            num_steps=5)
-    k, k_se = curve.effective_dim[0], curve.effective_dim_stderr[0]
+    k, k_se = curve.volume_dimension[0], curve.volume_dimension_stderr[0]
     assert abs(k - 1.5) <= 0.15 * 1.5 and k_se < 0.1, (k, k_se)
     laplace = bv.laplace_volume(mc, zoo.true_params, eps2)
     gap = laplace.log_volume - curve.log_volume
@@ -325,8 +325,8 @@ def test_singular_mixture_volume_dimension_and_laplace_disagreement():
 def test_diagnostics_convert_to_arviz(linear10):
     _, _, curve, _ = linear10
     diag = curve.diagnostics
-    assert diag["num_evaluations"] > 0 and diag["num_levels"] == diag["levels"].shape[0]
-    assert np.all((diag["acceptance"] > 0.5) & (diag["acceptance"] <= 1))
+    assert diag.num_evaluations > 0 and diag.num_levels == diag.levels.shape[0]
+    assert np.all((diag.acceptance > 0.5) & (diag.acceptance <= 1))
     tree = to_arviz(curve)
     stats = tree["sample_stats"]
     assert set(stats.data_vars) >= {"acceptance", "evaluations", "moves_ess", "level", "steps"}
@@ -379,7 +379,7 @@ def test_radii_below_reach_are_nan_with_warning(bernoulli_mc):
         curve = nested_volume(lambda z: fns[0](z) + 0.01, fns[1], fns[2], eps2, key=jax.random.PRNGKey(0),
                               center=mc.flatten(zoo.true_params), **SMALL)
     assert np.all(np.isnan(curve.log_volume[:2])) and np.all(np.isfinite(curve.log_volume[2:]))
-    assert curve.diagnostics["stop"] == "stagnated"
+    assert curve.diagnostics.stop == "stagnated"
 
 
 # ------------------------------------------------------------------------ a curved singular level set
@@ -407,10 +407,10 @@ def test_reduced_rank_regression_mixes_and_k_approaches_twice_lambda(rrr):
     curve = sampled_volume(zoo.model_class, zoo.true_params, eps2, key=jax.random.PRNGKey(2), num_live=32,
                            num_runs=8, x=x)
     diag = curve.diagnostics
-    assert diag["coordinate_steps"] == 12
-    assert np.all(diag["variance_inflation"] < 3.0), diag["variance_inflation"]
+    assert diag.coordinate_steps == 12
+    assert np.all(diag.variance_inflation < 3.0), diag.variance_inflation
     assert_close(curve, np.array(list(RRR_REFERENCE.values())))
-    k, k_se = curve.effective_dim[0], curve.effective_dim_stderr[0]
+    k, k_se = curve.volume_dimension[0], curve.volume_dimension_stderr[0]
     assert k_se < 0.3 and abs(k - 7.0) <= 0.15 * 7.0, (k, k_se)
 
     # plain prior Monte Carlo at t = 1 (V ≈ 7e-5), as independent as it gets: D = ½ tr(E S Eᵀ), E = BA − W0
@@ -426,7 +426,7 @@ def test_reduced_rank_regression_mixes_and_k_approaches_twice_lambda(rrr):
 
     # Laplace sees the rank-5 Fisher information: k → 5, and it overestimates V by ≈ 7.5 nats at 1e-4
     laplace = bv.laplace_volume(zoo.model_class, zoo.true_params, eps2, x=x)
-    assert abs(laplace.effective_dim[0] - 5.0) < 0.01
+    assert abs(laplace.volume_dimension[0] - 5.0) < 0.01
     gap = laplace.log_volume[0] - curve.log_volume[0]
     assert gap > 5.0 and gap > 5 * curve.stderr[0], gap
 
@@ -440,5 +440,5 @@ def test_poor_mixing_is_reported(rrr):
         curve = sampled_volume(zoo.model_class, zoo.true_params, np.geomspace(0.01, 1.0, 3),
                                key=jax.random.PRNGKey(0), num_live=32, num_runs=8, coordinate_steps=0,
                                num_proposals=0, x=x)
-    assert curve.diagnostics["coordinate_steps"] == 0
-    assert np.max(curve.diagnostics["variance_inflation"]) > 10
+    assert curve.diagnostics.coordinate_steps == 0
+    assert np.max(curve.diagnostics.variance_inflation) > 10

@@ -252,6 +252,21 @@ def _set_truth(zoo: Any, truth: dict[str, Any] | None) -> Any:
     return dataclasses.replace(zoo, true_params=params)
 
 
+def _host_devices() -> None:
+    """Up to 4 CPU devices for parallel NUTS chains, before any JAX work (unless XLA_FLAGS sets a count)."""
+    import os
+
+    from bayesvol.errors import BayesvolError
+    from bayesvol.inference.fit import use_host_devices
+
+    if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return
+    try:
+        use_host_devices(min(4, os.cpu_count() or 1))
+    except BayesvolError:
+        pass  # called in-process after JAX started (tests, notebooks): keep the devices it has
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bayesvol`` console script."""
     parser = build_parser()
@@ -260,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["run", *argv]
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
+    _host_devices()
     try:
         options = resolve_options(args)
         from bayesvol.app import experiments

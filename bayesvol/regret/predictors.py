@@ -33,7 +33,7 @@ import optax
 import optax.tree_utils as otu
 from jax.scipy.special import logsumexp
 
-from bayesvol.inference.fit import check_data, fit
+from bayesvol.inference.fit import Posterior, check_data, fit
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError, prior_sample
 
 __all__ = [
@@ -56,11 +56,15 @@ ExactLogMarginal = Callable[..., Array]
 
 
 class PredictiveLoss(NamedTuple):
-    """Per-datum log loss −log q(y_j | x_j; S) of a predictor (nats); ``inf`` where q = 0."""
+    """Per-datum log loss −log q(y_j | x_j; S) of a predictor (nats); ``inf`` where q = 0.
+
+    ``posterior`` is the NUTS fit behind a sampled "mixture" (its R-hat, ESS, divergences), else None.
+    """
 
     log_loss: Array
     num_infinite: int
     predictor: str
+    posterior: Posterior | None = None
 
 
 class ErmFit(NamedTuple):
@@ -485,6 +489,7 @@ def predictive_log_loss(
         if predictor == "mixture" or num_train == 0:
             train, train_covariates = prefix_rows(train, train_covariates, num_train)
             n_train, num_train = num_train, None
+    posterior = None
     if predictor == "mixture" and exact_log_marginal is not None:
         log_prob = _mixture_exact(exact_log_marginal, train if n_train else jnp.zeros((0,)), test,
                                   train_covariates, test_covariates)
@@ -493,7 +498,8 @@ def predictive_log_loss(
             if not n_train:
                 posterior_z = _prior_draws(mc)(jax.random.split(key, 2000))
             else:
-                posterior_z = fit(mc, train, key=key, **dict(fit_kwargs or {}), **train_covariates).z
+                posterior = fit(mc, train, key=key, **dict(fit_kwargs or {}), **train_covariates)
+                posterior_z = posterior.z
         log_prob = mixture_log_prob(mc, posterior_z, test, test_covariates)
     elif not n_train:
         raise ModelClassError(f"predictor {predictor!r} needs at least one training datum")
@@ -509,4 +515,4 @@ def predictive_log_loss(
         log_prob = mixture_log_prob(mc, fitted.starts, test, test_covariates,
                                     log_weights=jnp.where(jnp.isfinite(fitted.objectives), 0.0, -jnp.inf))
     loss = -jnp.asarray(log_prob)
-    return PredictiveLoss(loss, int(jnp.sum(jnp.isinf(loss))), predictor)
+    return PredictiveLoss(loss, int(jnp.sum(jnp.isinf(loss))), predictor, posterior)
