@@ -184,3 +184,21 @@ def test_correlated_gaussian_prior_is_exact():
     curve = laplace_volume(mc, {"theta": theta0}, t, x=x)
     assert curve.diagnostics.prior_exact_gaussian
     np.testing.assert_allclose(curve.log_volume, gchisq_log_cdf(t, lam, centers), rtol=1e-9)
+
+
+def test_laplace_info_is_a_typed_record_and_effective_dim_is_deprecated():
+    zoo = models.get("linear_regression", d=3, sigma=0.7, tau=1.5)
+    cov = zoo.sample_covariates(jax.random.PRNGKey(3), 20)
+    curve = laplace_volume(zoo.model_class, zoo.true_params, np.geomspace(1e-3, 1.0, 4), **cov)
+    info = curve.diagnostics
+    assert isinstance(info, bv.LaplaceInfo) and info.dim == 3 and info.curvature_exact
+    assert info.centers.shape == curve.eigenvalues.shape
+    leaves = jax.tree.leaves(info)  # a NamedTuple: a pytree, so it can cross jit/vmap boundaries
+    assert any(leaf is info.centers for leaf in leaves)
+    with pytest.raises(ValueError, match="no sampler run"):
+        curve.to_arviz()
+    # k(t) is volume_dimension; the old name is a read-only alias that says which name to use
+    with pytest.warns(DeprecationWarning, match="volume_dimension"):
+        alias = curve.effective_dim
+    assert alias is curve.volume_dimension
+    assert "volume_dimension" in curve.to_xarray() and "effective_dim" not in curve.to_xarray()
