@@ -5,7 +5,9 @@ two cores; the tolerance of every comparison is max(0.3 nats, 3 × the reported 
 estimator's own error bar, whose calibration is tested separately over 30 seeds.
 """
 
+import io
 import re
+import sys
 import warnings
 from functools import partial
 
@@ -22,6 +24,7 @@ from scipy.stats import chi2, halfnorm, ncx2
 
 import bayesvol as bv
 import bayesvol_zoo as models
+from bayesvol import progress
 from bayesvol.volume import nested, nested_statistics
 from bayesvol.volume.gchisq import gchisq_log_cdf
 from bayesvol.volume.nested import (
@@ -336,6 +339,42 @@ def test_diagnostics_convert_to_arviz(linear10):
     laplace = bv.laplace_volume(models.bernoulli().model_class, {"p": 0.3}, [0.1])
     with pytest.raises(ValueError, match="no sampler run"):
         laplace.to_arviz()
+    assert isinstance(diag, bv.NestedInfo)
+    leaves = jax.tree.leaves(diag)  # a NamedTuple: a pytree
+    assert any(leaf is diag.live_divergence for leaf in leaves)
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal, so the progress bar is drawn."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_changes_no_number_and_compiles_once(bernoulli_mc, monkeypatch):
+    """A bar of the levels on a terminal; the run is the same program with and without it."""
+    _, mc, (divergence, log_prior, sample_prior) = bernoulli_mc
+    levels, terminal = [], _Terminal()
+    advance = progress._advance
+
+    def spy(bar, value, postfix):
+        if bar is not None:
+            levels.append(value)
+        advance(bar, value, postfix)
+
+    monkeypatch.setattr(progress, "_advance", spy)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    eps2 = np.geomspace(1e-3, 0.5, 5)
+    options = {"key": jax.random.PRNGKey(3), "center": mc.flatten({"p": 0.3}), "num_live": 16, "num_runs": 2}
+    plain = nested_volume(divergence, log_prior, sample_prior, eps2, progress=False, **options)
+    assert levels == [] and terminal.getvalue() == ""
+    compiled = nested._run_levels._cache_size()
+    shown = nested_volume(divergence, log_prior, sample_prior, eps2, **options)  # progress=True by default
+    assert nested._run_levels._cache_size() == compiled  # no second program
+    assert max(levels) == shown.diagnostics.num_levels and "nested sampling" in terminal.getvalue()
+    for name in ("log_volume", "stderr", "volume_dimension", "volume_dimension_stderr"):
+        np.testing.assert_array_equal(getattr(shown, name), getattr(plain, name))
+    np.testing.assert_array_equal(shown.diagnostics.live_divergence, plain.diagnostics.live_divergence)
 
 
 
@@ -435,10 +474,18 @@ def test_poor_mixing_is_reported(rrr):
     """Elliptical slice moves alone (no coordinate or independence moves) do not mix on
     the curved level sets; the runs disagree and the estimator must say so rather than stay silent."""
     zoo, x = rrr
-    with pytest.warns(bv.PoorMixingWarning, match="not mixing"):
+    eps2 = np.geomspace(0.01, 1.0, 3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         # down to t = 0.01 the runs disagree by 30–3,000× the order statistics (5 seeds measured)
-        curve = sampled_volume(zoo.model_class, zoo.true_params, np.geomspace(0.01, 1.0, 3),
-                               key=jax.random.PRNGKey(0), num_live=32, num_runs=8, coordinate_steps=0,
-                               num_proposals=0, x=x)
+        curve = sampled_volume(zoo.model_class, zoo.true_params, eps2, key=jax.random.PRNGKey(0),
+                               num_live=32, num_runs=8, coordinate_steps=0, num_proposals=0, x=x)
+    assert [w.category for w in caught] == [bv.PoorMixingWarning]  # once per call, whatever the radii
+    message = str(caught[0].message)
+    assert "not mixing" in message
+    # it names the user's own radii (exactly as in eps2) where the runs disagree, and what to do
+    bad = eps2[curve.diagnostics.variance_inflation > 10]
+    assert bad.size and all(repr(float(t)) in message for t in bad)
+    assert "coordinate_steps=32" in message and "num_steps" in message and "num_live" in message
     assert curve.diagnostics.coordinate_steps == 0
     assert np.max(curve.diagnostics.variance_inflation) > 10
