@@ -267,6 +267,20 @@ def _host_devices() -> None:
         pass  # called in-process after JAX started (tests, notebooks): keep the devices it has
 
 
+def _file_backend() -> None:
+    """The command only writes image files: ArviZ's pyplot figures get Agg unless MPLBACKEND says otherwise.
+
+    This is the application choosing for its own process; the library (``bayesvol.app.plots``) never sets
+    a backend.
+    """
+    import os
+
+    if not os.environ.get("MPLBACKEND"):
+        import matplotlib
+
+        matplotlib.use("Agg")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bayesvol`` console script."""
     parser = build_parser()
@@ -276,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     _host_devices()
+    _file_backend()
     try:
         options = resolve_options(args)
         from bayesvol.app import experiments
