@@ -1,18 +1,10 @@
 """bayesvol: prior volume near the truth, and the regret of Bayes mixture predictors.
 
-Importing bayesvol turns on JAX's float64 mode: log-volumes and evidences of hundreds of nats lose
-their digits in float32. It also asks XLA for min(4, CPU count) host devices, so that `bv.fit` can run
-NUTS chains in parallel on a multi-core CPU; this must happen before JAX creates its CPU backend, and a
-device count the user already set in ``XLA_FLAGS`` is left alone.
+Importing bayesvol turns on JAX's float64 mode (``jax_enable_x64``): log-volumes and evidences of hundreds
+of nats lose their digits in float32. It sets no environment variable and leaves matplotlib's backend
+alone. To run NUTS chains in parallel on a multi-core CPU, call ``bv.use_host_devices(n)`` before the
+first JAX computation (the ``bayesvol`` command does).
 """
-
-import os
-
-if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = " ".join(
-        [os.environ.get("XLA_FLAGS", ""),
-         f"--xla_force_host_platform_device_count={min(4, os.cpu_count() or 1)}"]
-    ).strip()
 
 import jax
 
@@ -35,10 +27,12 @@ from bayesvol.errors import InputError as InputError
 from bayesvol.inference.evidence import EvidenceError as EvidenceError
 from bayesvol.inference.evidence import log_marginal as log_marginal
 from bayesvol.inference.evidence import sequential_log_marginal as sequential_log_marginal
+from bayesvol.inference.fit import HostDevicesError as HostDevicesError
 from bayesvol.inference.fit import Posterior as Posterior
 from bayesvol.inference.fit import SamplerError as SamplerError
 from bayesvol.inference.fit import SamplerWarning as SamplerWarning
 from bayesvol.inference.fit import fit as fit
+from bayesvol.inference.fit import use_host_devices as use_host_devices
 from bayesvol.model.model_class import ModelClass as ModelClass
 from bayesvol.model.model_class import ModelClassError as ModelClassError
 from bayesvol.regret.predictors import PREDICTORS as PREDICTORS
@@ -56,9 +50,11 @@ from bayesvol.volume.curve import VolumeCurve as VolumeCurve
 from bayesvol.volume.gchisq import gchisq_log_cdf as gchisq_log_cdf
 from bayesvol.volume.gchisq import gchisq_log_cdf_saddlepoint as gchisq_log_cdf_saddlepoint
 from bayesvol.volume.laplace import LaplaceError as LaplaceError
+from bayesvol.volume.laplace import LaplaceInfo as LaplaceInfo
 from bayesvol.volume.laplace import effective_dimension as effective_dimension
 from bayesvol.volume.laplace import laplace_volume as laplace_volume
 from bayesvol.volume.nested import NestedBudgetError as NestedBudgetError
+from bayesvol.volume.nested import NestedInfo as NestedInfo
 from bayesvol.volume.nested import NestedSamplingError as NestedSamplingError
 from bayesvol.volume.nested import PoorMixingWarning as PoorMixingWarning
 from bayesvol.volume.nested import UnreachedVolumeWarning as UnreachedVolumeWarning
@@ -75,12 +71,15 @@ __all__ = [
     "CurvatureError",
     "Estimate",
     "EvidenceError",
+    "HostDevicesError",
     "InputError",
     "KLFallbackWarning",
     "LaplaceError",
+    "LaplaceInfo",
     "ModelClass",
     "ModelClassError",
     "NestedBudgetError",
+    "NestedInfo",
     "NestedSamplingError",
     "PoorMixingWarning",
     "Posterior",
@@ -116,4 +115,5 @@ __all__ = [
     "regret_curve",
     "sampled_volume",
     "sequential_log_marginal",
+    "use_host_devices",
 ]

@@ -77,11 +77,11 @@ def run_ours(d: int, a_mat, theta0, a, centers, t_target, num_live: int, num_run
                               **kwargs)
         walls.append(time.perf_counter() - start)
         diag = curve.diagnostics
-        evals.append(diag["num_evaluations"])
-        run_errors.extend(diag["log_volume_runs"][:, 0] - exact)  # R independent estimators per seed
+        evals.append(diag.num_evaluations)
+        run_errors.extend(diag.log_volume_runs[:, 0] - exact)  # R independent estimators per seed
         pooled_z.append((curve.log_volume[0] - exact) / curve.stderr[0])
-        autocorr.append(float(np.mean(diag["divergence_autocorr"])))
-        acceptance.append(float(np.mean(diag["proposal_acceptance"])))
+        autocorr.append(float(np.mean(diag.divergence_autocorr)))
+        acceptance.append(float(np.mean(diag.proposal_acceptance)))
     run_errors = np.asarray(run_errors)
     # One run is one estimator: its mean squared error against the exact answer, over seeds × R runs,
     # scaled to ±ACCURACY (variance ∝ 1/(live points) at a cost ∝ live points)

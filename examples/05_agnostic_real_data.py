@@ -121,7 +121,7 @@ def main(small: bool = False, out: str | Path | None = None) -> dict:
             "regret_erm": regret["regret_mean"].sel(predictor="plugin").values,
             "regret_erm_se": regret["regret_stderr"].sel(predictor="plugin").values,
             "B_n_hessian": np.asarray(b_hess), "log_volume": np.asarray(curve.log_volume),
-            "volume_dim": np.asarray(curve.effective_dim), "dim": mc.dim,
+            "volume_dim": np.asarray(curve.volume_dimension), "dim": mc.dim,
             "figure": figure, "seconds": seconds}
 
 

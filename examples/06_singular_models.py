@@ -58,12 +58,13 @@ def main(small: bool = False, out: str | Path | None = None) -> dict:
         nested = bv.sampled_volume(mc, zoo.true_params, eps2, key=key_nested, num_live=32 if small else 64,
                                    num_runs=8, **settings, **covariates)
         laplace = bv.laplace_volume(mc, zoo.true_params, eps2, **covariates)
-        print(f"{name}: {nested.diagnostics['seconds']:.0f} s, {nested.diagnostics['num_evaluations']:.3g} "
+        print(f"{name}: {nested.diagnostics.seconds:.0f} s, {nested.diagnostics.num_evaluations:.3g} "
               "evaluations of D")
         results[name] = {
             "dim": zoo.dim, "two_lambda": 2 * zoo.facts.learning_coefficient, "eps2": eps2,
-            "k_mcmc": np.asarray(nested.effective_dim), "k_mcmc_se": np.asarray(nested.effective_dim_stderr),
-            "k_laplace": np.asarray(laplace.effective_dim),
+            "k_mcmc": np.asarray(nested.volume_dimension),
+            "k_mcmc_se": np.asarray(nested.volume_dimension_stderr),
+            "k_laplace": np.asarray(laplace.volume_dimension),
             "log_v_mcmc": np.asarray(nested.log_volume), "log_v_mcmc_se": np.asarray(nested.stderr),
             "log_v_laplace": np.asarray(laplace.log_volume),
             "curves": {"Laplace": laplace, "MCMC (nested)": nested},

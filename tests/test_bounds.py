@@ -81,7 +81,7 @@ def test_riemann_bracket_on_a_generic_curve(linear):
     widths = []
     for size in (60, 600):
         t = np.geomspace(1e-12, 1e3, size)
-        log_v = gchisq_log_cdf(t, curve.eigenvalues, curve.diagnostics["centers"])
+        log_v = gchisq_log_cdf(t, curve.eigenvalues, curve.diagnostics.centers)
         generic = VolumeCurve(t, log_v, np.zeros(size), np.zeros(size), np.zeros(size), method="exact")
         bound = regret_bound(generic, n)
         assert bound.method == "riemann"
@@ -100,7 +100,7 @@ def test_spectrum_input_gives_the_same_closed_form(linear):
     n = [5.0, 500.0]
     np.testing.assert_allclose(regret_bound(spec, n).gibbs, regret_bound(curve, n).gibbs, rtol=1e-10)
     np.testing.assert_allclose(
-        laplace_gibbs_bound(curve.eigenvalues, curve.diagnostics["centers"], n), regret_bound(curve, n).gibbs)
+        laplace_gibbs_bound(curve.eigenvalues, curve.diagnostics.centers, n), regret_bound(curve, n).gibbs)
 
 
 @pytest.mark.parametrize("n", [0.0, -1.0, np.nan])

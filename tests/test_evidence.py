@@ -1,3 +1,6 @@
+import io
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -6,6 +9,8 @@ from jax.scipy.special import logsumexp
 
 import bayesvol as bv
 import bayesvol_zoo as models
+from bayesvol import progress as progress_module
+from bayesvol.inference import evidence
 from bayesvol.inference.evidence import log_marginal, sequential_log_marginal, tempered_log_marginal
 
 
@@ -104,3 +109,56 @@ def test_bad_input():
         log_marginal(lin.model_class, y, **covariates)
     with pytest.raises(ValueError, match="method"):
         log_marginal(lin.model_class, y, key=jax.random.PRNGKey(0), method="nested", **covariates)
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal, so the progress bar is drawn."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def on_terminal(monkeypatch):
+    """Make stderr a fake terminal (inside the test: pytest re-installs its own stderr after set-up) and
+    record every value a progress bar is moved to."""
+    values, terminal = [], _Terminal()
+    advance = progress_module._advance
+
+    def spy(bar, value, postfix):
+        if bar is not None:
+            values.append(value)
+        advance(bar, value, postfix)
+
+    monkeypatch.setattr(progress_module, "_advance", spy)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    return values, terminal
+
+
+def test_sequential_progress_changes_no_number_and_compiles_once(logistic, monkeypatch):
+    zoo, covariates, y = logistic
+    x20, y20 = covariates["x"][:20], y[:20]
+    options = {"key": jax.random.PRNGKey(5), "num_particles": 64, "num_repeats": 3, "x": x20}
+    values, terminal = on_terminal(monkeypatch)
+    plain = sequential_log_marginal(zoo.model_class, y20, progress=False, **options)
+    assert values == [] and terminal.getvalue() == ""
+    shown = sequential_log_marginal(zoo.model_class, y20, **options)  # progress=True is the default
+    assert max(values) == 20 and "sequential SMC" in terminal.getvalue()
+    np.testing.assert_array_equal(shown.runs, plain.runs)  # bit-identical
+    np.testing.assert_array_equal(shown.num_moves, plain.num_moves)
+    runner = evidence._sequential_runner(zoo.model_class, (), 64, 10)
+    assert runner._cache_size() == 1  # one program serves both
+
+
+def test_tempered_progress_changes_no_number(linear10, monkeypatch):
+    zoo, covariates, y = linear10
+    values, terminal = on_terminal(monkeypatch)
+    options = {"key": jax.random.PRNGKey(6), "num_particles": 64, "num_repeats": 2, **covariates}
+    plain = tempered_log_marginal(zoo.model_class, y, progress=False, **options)
+    assert values == []
+    shown = tempered_log_marginal(zoo.model_class, y, progress=True, **options)
+    assert max(values) == 2 and "tempered SMC" in terminal.getvalue()
+    np.testing.assert_array_equal(shown.runs, plain.runs)
+    # log_marginal passes progress through; off, nothing is drawn
+    count = len(values)
+    est = log_marginal(zoo.model_class, y, method="tempered", progress=False, **options)
+    assert len(values) == count and float(est.value) == float(np.mean(plain.runs))

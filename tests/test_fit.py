@@ -63,3 +63,27 @@ def test_bad_input(linear):
     bern = models.bernoulli()
     with pytest.raises(bv.ModelClassError, match="support"):
         fit(bern.model_class, jnp.array([0, 1, 2]), key=jax.random.PRNGKey(0))
+
+
+def test_one_chain_ok_rests_on_ess_and_divergences(linear):
+    """R-hat needs two chains in ArviZ (NaN with one): a healthy single chain is ok on ESS and
+    divergences alone, and summary() says what ok was decided on."""
+    zoo, covariates, y = linear
+    post = fit(zoo.model_class, y, key=jax.random.PRNGKey(5), num_chains=1, num_warmup=300, num_samples=800,
+               **covariates)
+    assert np.isnan(post.rhat["theta"])
+    assert post.ess_bulk["theta"] >= 400 and post.divergences == 0
+    assert post.ok and post.problems == []
+    table = post.summary()
+    assert "bulk ESS and divergences alone (one chain" in table.attrs["ok"]
+    assert table.attrs["ok"].startswith("ok = True")
+
+
+def test_one_chain_with_too_few_draws_is_not_ok(linear):
+    zoo, covariates, y = linear
+    with pytest.warns(SamplerWarning, match="bulk ESS") as caught:
+        post = fit(zoo.model_class, y, key=jax.random.PRNGKey(6), num_chains=1, num_warmup=50, num_samples=60,
+                   **covariates)
+    assert len(caught) == 1 and "R-hat" not in str(caught[0].message)
+    assert not post.ok and len(post.problems) == 1 and post.problems[0].startswith("bulk ESS")
+    assert "R-hat, bulk ESS and divergences" not in post.summary().attrs["ok"]

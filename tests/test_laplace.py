@@ -40,13 +40,13 @@ def test_linear_gaussian_equals_exact_gchisq(d, m, t_min):
     assert exact[span].min() < -150 and exact[span].max() > -1.5
     curve = laplace_volume(zoo.model_class, zoo.true_params, t, **cov)
     assert curve.method == "laplace" and np.all(curve.stderr == 0)
-    assert curve.diagnostics["prior_exact_gaussian"]
+    assert curve.diagnostics.prior_exact_gaussian
     np.testing.assert_allclose(curve.log_volume, exact[span], atol=0.02, rtol=0)
     # the same to rounding: D is exactly quadratic and the prior exactly Gaussian
     np.testing.assert_allclose(curve.log_volume, exact[span], rtol=1e-8)
     rank = min(d, m)
     assert curve.eigenvalues.size == rank
-    np.testing.assert_allclose(curve.effective_dim[0], rank, rtol=1e-4)  # k(t) → rank as t → 0
+    np.testing.assert_allclose(curve.volume_dimension[0], rank, rtol=1e-4)  # k(t) → rank as t → 0
 
 
 def bernoulli_exact_log_volume(p0, t, a=0.5, b=0.5):
@@ -66,12 +66,12 @@ def test_bernoulli_jeffreys_converges_as_t_to_zero():
     zoo = models.get("bernoulli", a=0.5, b=0.5, p0=0.3)
     t = np.array([1e-6, 1e-5, 1e-4, 1e-3, 1e-2])
     curve = laplace_volume(zoo.model_class, zoo.true_params, t, n=1)
-    assert not curve.diagnostics["prior_exact_gaussian"]  # Beta(½,½) is not Gaussian in logit p
+    assert not curve.diagnostics.prior_exact_gaussian  # Beta(½,½) is not Gaussian in logit p
     error = np.abs(curve.log_volume - bernoulli_exact_log_volume(0.3, t))
     assert np.all(np.diff(error) > 0), error  # shrinks with t
     # the error is O(t) (≈ 0.08·t here): the expansion's cubic terms integrate to zero over the ball
     assert error[0] < 1e-6 and error[-1] < 1e-3, error
-    np.testing.assert_allclose(curve.effective_dim[0], 1.0, atol=1e-3)
+    np.testing.assert_allclose(curve.volume_dimension[0], 1.0, atol=1e-3)
 
 
 def test_effective_dimension_regular_and_overparameterized():
@@ -108,7 +108,7 @@ def test_reparameterization_invariance():
     on_log = laplace_volume(bv.ModelClass(_normal_model(True), n=1), {"mu": 0.5, "log_sigma": np.log(1.7)},
                             t, n=1)
     np.testing.assert_allclose(on_sigma.log_volume, on_log.log_volume, rtol=1e-10)
-    np.testing.assert_allclose(on_sigma.effective_dim, on_log.effective_dim, rtol=1e-8)
+    np.testing.assert_allclose(on_sigma.volume_dimension, on_log.volume_dimension, rtol=1e-8)
 
 
 def test_non_gaussian_prior_keeps_density_at_truth():
@@ -182,5 +182,23 @@ def test_correlated_gaussian_prior_is_exact():
     centers = u.T @ np.linalg.solve(chol, np.asarray(theta0 - mu))
     t = np.geomspace(1e-6, 10.0, 25)
     curve = laplace_volume(mc, {"theta": theta0}, t, x=x)
-    assert curve.diagnostics["prior_exact_gaussian"]
+    assert curve.diagnostics.prior_exact_gaussian
     np.testing.assert_allclose(curve.log_volume, gchisq_log_cdf(t, lam, centers), rtol=1e-9)
+
+
+def test_laplace_info_is_a_typed_record_and_effective_dim_is_deprecated():
+    zoo = models.get("linear_regression", d=3, sigma=0.7, tau=1.5)
+    cov = zoo.sample_covariates(jax.random.PRNGKey(3), 20)
+    curve = laplace_volume(zoo.model_class, zoo.true_params, np.geomspace(1e-3, 1.0, 4), **cov)
+    info = curve.diagnostics
+    assert isinstance(info, bv.LaplaceInfo) and info.dim == 3 and info.curvature_exact
+    assert info.centers.shape == curve.eigenvalues.shape
+    leaves = jax.tree.leaves(info)  # a NamedTuple: a pytree, so it can cross jit/vmap boundaries
+    assert any(leaf is info.centers for leaf in leaves)
+    with pytest.raises(ValueError, match="no sampler run"):
+        curve.to_arviz()
+    # k(t) is volume_dimension; the old name is a read-only alias that says which name to use
+    with pytest.warns(DeprecationWarning, match="volume_dimension"):
+        alias = curve.effective_dim
+    assert alias is curve.volume_dimension
+    assert "volume_dimension" in curve.to_xarray() and "effective_dim" not in curve.to_xarray()

@@ -5,7 +5,9 @@ two cores; the tolerance of every comparison is max(0.3 nats, 3 × the reported 
 estimator's own error bar, whose calibration is tested separately over 30 seeds.
 """
 
+import io
 import re
+import sys
 import warnings
 from functools import partial
 
@@ -22,6 +24,7 @@ from scipy.stats import chi2, halfnorm, ncx2
 
 import bayesvol as bv
 import bayesvol_zoo as models
+from bayesvol import progress
 from bayesvol.volume import nested, nested_statistics
 from bayesvol.volume.gchisq import gchisq_log_cdf
 from bayesvol.volume.nested import (
@@ -79,7 +82,7 @@ def test_linear_gaussian_d10_down_to_minus_200(linear10):
     _, _, curve, exact = linear10
     assert exact[0] < -198
     assert_close(curve, exact)
-    assert curve.method == "nested" and curve.diagnostics["stop"] == "reached"
+    assert curve.method == "nested" and curve.diagnostics.stop == "reached"
 
 
 @pytest.mark.parametrize("d, m", [(50, 200), (50, 20)], ids=["d50", "d50-rank20"])
@@ -98,11 +101,11 @@ def test_volume_dimension_matches_exact_slope(linear10):
     # same differences of the exact curve; its stderr pools the order statistics with the 4 runs' spread.
     _, _, curve, exact = linear10
     k_exact = 2.0 * np.gradient(exact, np.log(curve.eps2))
-    se = np.asarray(curve.effective_dim_stderr)
+    se = np.asarray(curve.volume_dimension_stderr)
     assert np.all(se > 0)
-    assert np.all(np.abs(curve.effective_dim - k_exact) <= np.maximum(0.3, 3.5 * se)), (
-        curve.effective_dim, k_exact, se)
-    assert abs(np.mean(curve.effective_dim[:4]) - 10.0) < 1.0  # k → d as t → 0
+    assert np.all(np.abs(curve.volume_dimension - k_exact) <= np.maximum(0.3, 3.5 * se)), (
+        curve.volume_dimension, k_exact, se)
+    assert abs(np.mean(curve.volume_dimension[:4]) - 10.0) < 1.0  # k → d as t → 0
 
 
 def test_gibbs_bound_matches_closed_form(linear10):
@@ -147,7 +150,7 @@ def test_stderr_is_calibrated_over_seeds(coordinate_steps):
         for seed in range(30):
             curve = nested_volume(divergence, mc.log_prior, sample_prior, eps2, key=jax.random.PRNGKey(seed),
                                   center=z0, coordinate_steps=coordinate_steps, **SMALL)
-            assert curve.diagnostics["coordinate_steps"] == coordinate_steps
+            assert curve.diagnostics.coordinate_steps == coordinate_steps
             z.append((curve.log_volume - exact) / curve.stderr)
     assert sum(issubclass(w.category, bv.PoorMixingWarning) for w in caught) < 3
     z = np.array(z)
@@ -313,7 +316,7 @@ def test_singular_mixture_volume_dimension_and_laplace_disagreement():
     eps2 = np.array([1e-9, 1e-6, 1e-3])
     curve = sampled_volume(mc, zoo.true_params, eps2, key=jax.random.PRNGKey(9), num_live=64, num_runs=8,
                            num_steps=5)
-    k, k_se = curve.effective_dim[0], curve.effective_dim_stderr[0]
+    k, k_se = curve.volume_dimension[0], curve.volume_dimension_stderr[0]
     assert abs(k - 1.5) <= 0.15 * 1.5 and k_se < 0.1, (k, k_se)
     laplace = bv.laplace_volume(mc, zoo.true_params, eps2)
     gap = laplace.log_volume - curve.log_volume
@@ -325,8 +328,8 @@ def test_singular_mixture_volume_dimension_and_laplace_disagreement():
 def test_diagnostics_convert_to_arviz(linear10):
     _, _, curve, _ = linear10
     diag = curve.diagnostics
-    assert diag["num_evaluations"] > 0 and diag["num_levels"] == diag["levels"].shape[0]
-    assert np.all((diag["acceptance"] > 0.5) & (diag["acceptance"] <= 1))
+    assert diag.num_evaluations > 0 and diag.num_levels == diag.levels.shape[0]
+    assert np.all((diag.acceptance > 0.5) & (diag.acceptance <= 1))
     tree = to_arviz(curve)
     stats = tree["sample_stats"]
     assert set(stats.data_vars) >= {"acceptance", "evaluations", "moves_ess", "level", "steps"}
@@ -336,6 +339,42 @@ def test_diagnostics_convert_to_arviz(linear10):
     laplace = bv.laplace_volume(models.bernoulli().model_class, {"p": 0.3}, [0.1])
     with pytest.raises(ValueError, match="no sampler run"):
         laplace.to_arviz()
+    assert isinstance(diag, bv.NestedInfo)
+    leaves = jax.tree.leaves(diag)  # a NamedTuple: a pytree
+    assert any(leaf is diag.live_divergence for leaf in leaves)
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal, so the progress bar is drawn."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_changes_no_number_and_compiles_once(bernoulli_mc, monkeypatch):
+    """A bar of the levels on a terminal; the run is the same program with and without it."""
+    _, mc, (divergence, log_prior, sample_prior) = bernoulli_mc
+    levels, terminal = [], _Terminal()
+    advance = progress._advance
+
+    def spy(bar, value, postfix):
+        if bar is not None:
+            levels.append(value)
+        advance(bar, value, postfix)
+
+    monkeypatch.setattr(progress, "_advance", spy)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    eps2 = np.geomspace(1e-3, 0.5, 5)
+    options = {"key": jax.random.PRNGKey(3), "center": mc.flatten({"p": 0.3}), "num_live": 16, "num_runs": 2}
+    plain = nested_volume(divergence, log_prior, sample_prior, eps2, progress=False, **options)
+    assert levels == [] and terminal.getvalue() == ""
+    compiled = nested._run_levels._cache_size()
+    shown = nested_volume(divergence, log_prior, sample_prior, eps2, **options)  # progress=True by default
+    assert nested._run_levels._cache_size() == compiled  # no second program
+    assert max(levels) == shown.diagnostics.num_levels and "nested sampling" in terminal.getvalue()
+    for name in ("log_volume", "stderr", "volume_dimension", "volume_dimension_stderr"):
+        np.testing.assert_array_equal(getattr(shown, name), getattr(plain, name))
+    np.testing.assert_array_equal(shown.diagnostics.live_divergence, plain.diagnostics.live_divergence)
 
 
 
@@ -379,7 +418,7 @@ def test_radii_below_reach_are_nan_with_warning(bernoulli_mc):
         curve = nested_volume(lambda z: fns[0](z) + 0.01, fns[1], fns[2], eps2, key=jax.random.PRNGKey(0),
                               center=mc.flatten(zoo.true_params), **SMALL)
     assert np.all(np.isnan(curve.log_volume[:2])) and np.all(np.isfinite(curve.log_volume[2:]))
-    assert curve.diagnostics["stop"] == "stagnated"
+    assert curve.diagnostics.stop == "stagnated"
 
 
 # ------------------------------------------------------------------------ a curved singular level set
@@ -407,10 +446,10 @@ def test_reduced_rank_regression_mixes_and_k_approaches_twice_lambda(rrr):
     curve = sampled_volume(zoo.model_class, zoo.true_params, eps2, key=jax.random.PRNGKey(2), num_live=32,
                            num_runs=8, x=x)
     diag = curve.diagnostics
-    assert diag["coordinate_steps"] == 12
-    assert np.all(diag["variance_inflation"] < 3.0), diag["variance_inflation"]
+    assert diag.coordinate_steps == 12
+    assert np.all(diag.variance_inflation < 3.0), diag.variance_inflation
     assert_close(curve, np.array(list(RRR_REFERENCE.values())))
-    k, k_se = curve.effective_dim[0], curve.effective_dim_stderr[0]
+    k, k_se = curve.volume_dimension[0], curve.volume_dimension_stderr[0]
     assert k_se < 0.3 and abs(k - 7.0) <= 0.15 * 7.0, (k, k_se)
 
     # plain prior Monte Carlo at t = 1 (V ≈ 7e-5), as independent as it gets: D = ½ tr(E S Eᵀ), E = BA − W0
@@ -426,7 +465,7 @@ def test_reduced_rank_regression_mixes_and_k_approaches_twice_lambda(rrr):
 
     # Laplace sees the rank-5 Fisher information: k → 5, and it overestimates V by ≈ 7.5 nats at 1e-4
     laplace = bv.laplace_volume(zoo.model_class, zoo.true_params, eps2, x=x)
-    assert abs(laplace.effective_dim[0] - 5.0) < 0.01
+    assert abs(laplace.volume_dimension[0] - 5.0) < 0.01
     gap = laplace.log_volume[0] - curve.log_volume[0]
     assert gap > 5.0 and gap > 5 * curve.stderr[0], gap
 
@@ -435,10 +474,18 @@ def test_poor_mixing_is_reported(rrr):
     """Elliptical slice moves alone (no coordinate or independence moves) do not mix on
     the curved level sets; the runs disagree and the estimator must say so rather than stay silent."""
     zoo, x = rrr
-    with pytest.warns(bv.PoorMixingWarning, match="not mixing"):
+    eps2 = np.geomspace(0.01, 1.0, 3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         # down to t = 0.01 the runs disagree by 30–3,000× the order statistics (5 seeds measured)
-        curve = sampled_volume(zoo.model_class, zoo.true_params, np.geomspace(0.01, 1.0, 3),
-                               key=jax.random.PRNGKey(0), num_live=32, num_runs=8, coordinate_steps=0,
-                               num_proposals=0, x=x)
-    assert curve.diagnostics["coordinate_steps"] == 0
-    assert np.max(curve.diagnostics["variance_inflation"]) > 10
+        curve = sampled_volume(zoo.model_class, zoo.true_params, eps2, key=jax.random.PRNGKey(0),
+                               num_live=32, num_runs=8, coordinate_steps=0, num_proposals=0, x=x)
+    assert [w.category for w in caught] == [bv.PoorMixingWarning]  # once per call, whatever the radii
+    message = str(caught[0].message)
+    assert "not mixing" in message
+    # it names the user's own radii (exactly as in eps2) where the runs disagree, and what to do
+    bad = eps2[curve.diagnostics.variance_inflation > 10]
+    assert bad.size and all(repr(float(t)) in message for t in bad)
+    assert "coordinate_steps=32" in message and "num_steps" in message and "num_live" in message
+    assert curve.diagnostics.coordinate_steps == 0
+    assert np.max(curve.diagnostics.variance_inflation) > 10

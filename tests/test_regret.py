@@ -1,3 +1,5 @@
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -225,3 +227,26 @@ def test_agnostic_truth_from_another_model():
     w0 = np.asarray(truth.true_params["w"])
     assert np.allclose(w_star * 1.7, w0, atol=0.15), (w_star, w0)
     assert np.all(np.isfinite(ds.regret.values))
+
+
+def test_regret_curve_summarizes_its_fits_in_one_warning(lin2):
+    """Four sampled-mixture fits (2 n × 2 seeds) with too few draws: one SamplerWarning for all of them,
+    counting the unhealthy fits and naming the worst figures; every fit's figures are in the dataset."""
+    zoo = lin2
+    fits = {"num_chains": 2, "num_warmup": 40, "num_samples": 40}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = regret_curve(zoo.model_class, zoo, [4, 8], range(2), ("mixture",), key=jax.random.PRNGKey(9),
+                          online=False, num_test=20, predictor_options={"fit_kwargs": fits})
+    sampler = [w for w in caught if issubclass(w.category, bv.SamplerWarning)]
+    assert len(sampler) == 1, [str(w.message) for w in caught]
+    assert len(caught) == 1, [str(w.message) for w in caught]  # nothing else either
+    message = str(sampler[0].message)
+    assert ds.fit_ess_bulk.shape == (2, 2) and np.all(ds.fit_ess_bulk < 400)  # 80 draws in all
+    bad = int((~ds.fit_ok).sum())
+    assert bad == 4 and message.startswith(f"{bad} of the 4 NUTS fits")
+    assert f"smallest bulk ESS {float(ds.fit_ess_bulk.min()):.0f}" in message
+    assert f"largest R-hat {float(ds.fit_rhat.max()):.3f}" in message
+    assert f"{int(ds.fit_divergences.sum())} divergent transition(s) in all" in message
+    assert "num_samples" in message  # what to do
+    assert np.all(ds.fit_divergences >= 0) and np.all(ds.fit_rhat >= 1.0 - 0.1)

@@ -571,6 +571,33 @@ def _stop_note(options: dict[str, Any] | None, created: bool, reason: str) -> st
     if options is None or run is None:
         return ""
     return outfolder.after_stop(options["out"], run, created, reason, _seeds_of(options))
+def _host_devices() -> None:
+    """Up to 4 CPU devices for parallel NUTS chains, before any JAX work (unless XLA_FLAGS sets a count)."""
+    import os
+
+    from bayesvol.errors import BayesvolError
+    from bayesvol.inference.fit import use_host_devices
+
+    if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return
+    try:
+        use_host_devices(min(4, os.cpu_count() or 1))
+    except BayesvolError:
+        pass  # called in-process after JAX started (tests, notebooks): keep the devices it has
+
+
+def _file_backend() -> None:
+    """The command only writes image files: ArviZ's pyplot figures get Agg unless MPLBACKEND says otherwise.
+
+    This is the application choosing for its own process; the library (``bayesvol.app.plots``) never sets
+    a backend.
+    """
+    import os
+
+    if not os.environ.get("MPLBACKEND"):
+        import matplotlib
+
+        matplotlib.use("Agg")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -581,6 +608,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     options: dict[str, Any] | None = None
     created = False
+    _host_devices()
+    _file_backend()
     with _one_line_warnings():
         try:
             args, extra = build_parser().parse_known_args(argv)

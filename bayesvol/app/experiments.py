@@ -132,6 +132,7 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         report.add_dataset("volume_nested", nested.to_xarray())
         regret = regret_curve(mc, zoo, ns, list(range(num_seeds)), ("mixture", "plugin"), key=key_regret,
                               exact_log_marginal=zoo.log_mixture, volume_curves=curves,
+                              smc_options={"progress": _show_progress(options)},
                               on_seed=lambda seed: step(f"regret, seed {seed}"),
                               on_seed_result=_save_seed(report))
         report.add_dataset("regret", regret)
@@ -275,7 +276,8 @@ def _volume_curves(zoo: Any, options: Mapping[str, Any], covariates: Mapping[str
         curves["Laplace"] = laplace_volume(zoo.model_class, zoo.true_params, eps2, **covariates)
     if "nested" in methods:
         curves["MCMC (nested)"] = sampled_volume(zoo.model_class, zoo.true_params, eps2, key=key,
-                                                 num_live=int(options.get("budget") or 64), **covariates)
+                                                 num_live=int(options.get("budget") or 64),
+                                                 progress=_show_progress(options), **covariates)
     return curves
 
 
@@ -299,7 +301,7 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         for curve in curves.values():
             row[f"log_volume_{curve.method}"] = float(curve.log_volume[i])
             row[f"stderr_{curve.method}"] = float(curve.stderr[i])
-            row[f"volume_dim_{curve.method}"] = float(curve.effective_dim[i])
+            row[f"volume_dimension_{curve.method}"] = float(curve.volume_dimension[i])
         rows.append(row)
     result = {"command": "volume", "model": zoo.name, "dim": zoo.dim, "rows": rows,
               "learning_coefficient": zoo.facts.learning_coefficient}
@@ -316,7 +318,7 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
             for n in names:
                 se = r[f"stderr_{n}"]
                 value = _fmt(r[f"log_volume_{n}"], se if se > 0 else None)
-                cells.append(f"{value:>22} {r[f'volume_dim_{n}']:>12.2f}")
+                cells.append(f"{value:>22} {r[f'volume_dimension_{n}']:>12.2f}")
             print(f"{r['eps2']:>10.2e} " + " ".join(cells))
         if zoo.facts.learning_coefficient is not None:
             print(f"2λ (known) = {2 * zoo.facts.learning_coefficient:g}; the volume dimension k(t) should "
@@ -341,6 +343,7 @@ def regret_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         step("volume curves")
         ds = regret_curve(zoo.model_class, zoo, ns, seeds, predictors, key=key,
                           exact_log_marginal=zoo.log_mixture, volume_curves=curves,
+                          smc_options={"progress": _show_progress(options)},
                           on_seed=lambda seed: step(f"seed {seed}"), on_seed_result=_save_seed(report))
     report.add_dataset("regret", ds)
     rows = []

@@ -1,7 +1,9 @@
 """bayesvol's figures: volume curves, regret against the bounds, curvature spectra, effective dimension.
 
 Every function draws on a matplotlib ``Axes`` (a new figure when none is given) and returns the
-``Figure``; axes carry units (nats). The style is set once in :data:`STYLE`.
+``Figure``; axes carry units (nats). The style is set once in :data:`STYLE`. New figures are plain
+``matplotlib.figure.Figure`` objects, not pyplot's: saving them needs no backend, and this module never
+selects one (the user's ``MPLBACKEND`` or ``matplotlib.use`` stays in force).
 """
 
 from __future__ import annotations
@@ -10,10 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg", force=False)
-
-import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
@@ -50,8 +48,9 @@ _COLORS = {
 def _axes(ax: Axes | None) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.figure, ax  # type: ignore[return-value]
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(layout="constrained")
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(layout="constrained")
+        ax = fig.subplots()
     return fig, ax
 
 
@@ -62,7 +61,7 @@ def plot_volume(
 ) -> Figure:
     """Plot log V(t) against t (log axis) for each estimator, ±2 standard errors, and the exact curve."""
     fig, ax = _axes(ax)
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         for name, curve in curves.items():
             t, lv, se = (np.asarray(a, dtype=float) for a in (curve.eps2, curve.log_volume, curve.stderr))
             color = _COLORS.get(curve.method, None)
@@ -95,8 +94,9 @@ def plot_regret(ds: xr.Dataset, dim: int | None = None) -> Figure:
     Left: the mixture's R_n with the volume bounds B_n and min_t [n t + Comp(t)]; right: r_n of each
     predictor. Means ± 2 standard errors over seeds; log-scaled n.
     """
-    with plt.rc_context(STYLE):
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(11, 4), layout="constrained")
+        left, right = fig.subplots(1, 2)
         n = np.asarray(ds["n"], dtype=float)
         if "online_regret" in ds and np.any(np.isfinite(ds["online_regret"].values)):
             mean, se = _mean_se(np.asarray(ds["online_regret"], dtype=float))
@@ -132,7 +132,7 @@ def plot_regret(ds: xr.Dataset, dim: int | None = None) -> Figure:
 def plot_spectrum(eigenvalues: np.ndarray, ax: Axes | None = None, label: str = "curvature") -> Figure:
     """Sorted curvature eigenvalues a_i (prior-whitened) on a log scale; zeros drawn at the floor."""
     fig, ax = _axes(ax)
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         values = np.sort(np.asarray(eigenvalues, dtype=float))[::-1]
         positive = values[values > 0]
         floor = positive.min() * 1e-3 if positive.size else 1e-16
@@ -147,7 +147,7 @@ def plot_effective_dim(n: np.ndarray, effective_dim: Mapping[str, np.ndarray], d
                        ax: Axes | None = None) -> Figure:
     """Effective dimension k_eff(n) against n, with the parameter count d for reference."""
     fig, ax = _axes(ax)
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         for name, values in effective_dim.items():
             ax.plot(n, values, "o-", label=name, markersize=3)
         if dim is not None:
@@ -162,7 +162,7 @@ def plot_effective_dim(n: np.ndarray, effective_dim: Mapping[str, np.ndarray], d
 def plot_complexity_spectrum(complexities: Mapping[str, np.ndarray], ax: Axes | None = None) -> Figure:
     """Distribution of Comp(t) = −log V(t) over truths, one histogram per class."""
     fig, ax = _axes(ax)
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         for name, values in complexities.items():
             ax.hist(np.asarray(values, dtype=float), bins=20, alpha=0.5, label=name)
         ax.set_xlabel("complexity Comp(t) (nats)")

@@ -13,6 +13,7 @@ import html
 import json
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,10 +168,10 @@ class Report:
             f"<figcaption>{html.escape(caption or name)}</figcaption></figure>"
         )
         self._wrote(path)
-        if isinstance(figure, Figure):
-            import matplotlib.pyplot as plt
-
-            plt.close(figure)
+        if isinstance(figure, Figure) and "matplotlib.pyplot" in sys.modules:
+            # a figure made through pyplot (ArviZ's, a user's) stays registered there until closed;
+            # importing pyplot just to close ours would select a backend
+            sys.modules["matplotlib.pyplot"].close(figure)
         return path
 
     def add_dataset(self, name: str, dataset: xr.Dataset) -> Path:

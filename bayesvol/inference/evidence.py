@@ -22,12 +22,10 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-import blackjax
 import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
-from blackjax.smc.resampling import systematic
 from jax.scipy.special import logsumexp
 
 from bayesvol.divergence.kl import Estimate
@@ -35,6 +33,7 @@ from bayesvol.errors import BayesvolError, InputError, as_key
 from bayesvol.inference.fit import prepare_data
 from bayesvol.model.covariates import Static, merge_covariates, thaw
 from bayesvol.model.model_class import Array, ModelClass, prior_sample
+from bayesvol.progress import Progress, report
 from bayesvol.regret.erm import erm
 
 __all__ = [
@@ -105,6 +104,9 @@ class SequentialEvidence(NamedTuple):
 def _tempered_kernel(mc: ModelClass, static: Static, num_mcmc_steps: int
                      ) -> Callable[..., Any]:
     """A compiled adaptive-tempered SMC step (key, state, params, data, rows, mean, cov_chol)."""
+    import blackjax  # imported here: importing BlackJAX runs JAX code, which would start JAX's backend
+    from blackjax.smc.resampling import systematic
+
     static_cov = thaw(static)
 
     def step(key: Array, state: Any, mcmc_parameters: dict[str, Array], data: Array,
@@ -160,6 +162,7 @@ def tempered_log_marginal(
     num_integration_steps: int = 5,
     num_starts: int = 1,
     max_steps: int = 500,
+    progress: bool = True,
     covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> EvidenceRun:
@@ -168,7 +171,8 @@ def tempered_log_marginal(
     The mode is found by L-BFGS from ``num_starts`` points (z = 0, then prior draws); a poor Laplace
     start costs more tempering steps, not accuracy. The HMC step size starts at 0.5 d^{−1/4} (in units
     of the Laplace scale, through the mass matrix) and is scaled after each tempering step towards
-    acceptance 0.65–0.9. Runs are independent (fresh keys).
+    acceptance 0.65–0.9. Runs are independent (fresh keys). ``progress``: a tqdm bar on stderr (runs,
+    advancing with the tempering λ), only when stderr is a terminal.
     """
     key = as_key(key)
     _check_counts(num_particles=num_particles, num_repeats=num_repeats, num_mcmc_steps=num_mcmc_steps,
@@ -179,31 +183,34 @@ def tempered_log_marginal(
     mean, chol, evaluations = _laplace_start(mc, data, key_fit, model_kwargs, num_starts)
     cov = chol @ chol.T
     kernel = _tempered_kernel(mc, static, num_mcmc_steps)
+    import blackjax  # see _tempered_kernel
     runs, steps, acceptances = [], [], []
-    for run_key in jax.random.split(key_runs, num_repeats):
-        key_init, run_key = jax.random.split(run_key)
-        particles = mean + jax.random.normal(key_init, (num_particles, mc.dim)) @ chol.T
-        state = blackjax.smc.tempered.init(particles)
-        step_size, log_q, count = 0.5 / mc.dim**0.25, 0.0, 0
-        while float(state.tempering_param) < 1.0:
-            if count >= max_steps:
-                raise EvidenceError(f"tempered SMC did not reach the posterior in {max_steps} steps")
-            run_key, step_key = jax.random.split(run_key)
-            params = blackjax.smc.extend_params({
-                "step_size": jnp.asarray(step_size), "inverse_mass_matrix": cov,
-                "num_integration_steps": jnp.asarray(num_integration_steps)})
-            state, info = kernel(step_key, state, params, data, rows, mean, chol)
-            increment = float(info.log_likelihood_increment)
-            if not np.isfinite(increment):
-                raise EvidenceError(f"tempered SMC step {count} has a non-finite weight increment")
-            log_q += increment
-            acceptance = float(jnp.mean(info.update_info.acceptance_rate))
-            acceptances.append(acceptance)
-            step_size *= 0.7 if acceptance < 0.65 else (1.2 if acceptance > 0.9 else 1.0)
-            count += 1
-        runs.append(log_q)
-        steps.append(count)
-        evaluations += count * num_particles * (2 + num_mcmc_steps * num_integration_steps)
+    with Progress(progress, "tempered SMC", total=num_repeats, unit="run") as bar:
+        for r, run_key in enumerate(jax.random.split(key_runs, num_repeats)):
+            key_init, run_key = jax.random.split(run_key)
+            particles = mean + jax.random.normal(key_init, (num_particles, mc.dim)) @ chol.T
+            state = blackjax.smc.tempered.init(particles)
+            step_size, log_q, count = 0.5 / mc.dim**0.25, 0.0, 0
+            while float(state.tempering_param) < 1.0:
+                if count >= max_steps:
+                    raise EvidenceError(f"tempered SMC did not reach the posterior in {max_steps} steps")
+                run_key, step_key = jax.random.split(run_key)
+                params = blackjax.smc.extend_params({
+                    "step_size": jnp.asarray(step_size), "inverse_mass_matrix": cov,
+                    "num_integration_steps": jnp.asarray(num_integration_steps)})
+                state, info = kernel(step_key, state, params, data, rows, mean, chol)
+                increment = float(info.log_likelihood_increment)
+                if not np.isfinite(increment):
+                    raise EvidenceError(f"tempered SMC step {count} has a non-finite weight increment")
+                log_q += increment
+                acceptance = float(jnp.mean(info.update_info.acceptance_rate))
+                acceptances.append(acceptance)
+                step_size *= 0.7 if acceptance < 0.65 else (1.2 if acceptance > 0.9 else 1.0)
+                count += 1
+                bar.update_to(r + float(state.tempering_param), f"λ = {float(state.tempering_param):.3g}")
+            runs.append(log_q)
+            steps.append(count)
+            evaluations += count * num_particles * (2 + num_mcmc_steps * num_integration_steps)
     runs_arr = np.asarray(runs)
     stderr = float(np.std(runs_arr, ddof=1) / np.sqrt(num_repeats)) if num_repeats > 1 else float("nan")
     return EvidenceRun(float(np.mean(runs_arr)), stderr, runs_arr, np.asarray(steps), int(evaluations),
@@ -214,9 +221,12 @@ def tempered_log_marginal(
 @functools.lru_cache(maxsize=32)
 def _sequential_runner(mc: ModelClass, static: Static, num_particles: int,
                        num_mcmc_steps: int) -> Callable[..., Any]:
+    import blackjax  # see _tempered_kernel
+    from blackjax.smc.resampling import systematic
+
     static_cov = thaw(static)
 
-    def run(key: Array, data: Array, rows: dict[str, Array]) -> tuple[Array, Array]:
+    def run(key: Array, data: Array, rows: dict[str, Array], progress_token: Array) -> tuple[Array, Array]:
         n = data.shape[0]
 
         def log_lik_rows(z: Array) -> Array:
@@ -263,6 +273,8 @@ def _sequential_runner(mc: ModelClass, static: Static, num_particles: int,
             z, table, log_w = jax.lax.cond(
                 resample, lambda c: move(c, t, key_t), lambda c: c, (z, table, log_w))
             moves = moves + resample
+            # unbatched arguments: one call per datum for all runs; a no-op without a bar (same program)
+            jax.debug.callback(report, progress_token, t + 1)
             return (z, table, log_w, moves), increment
 
         carry = (z, table, jnp.zeros(num_particles), jnp.zeros((), jnp.int32))
@@ -270,7 +282,7 @@ def _sequential_runner(mc: ModelClass, static: Static, num_particles: int,
                                                                  jax.random.split(key_scan, n)))
         return jnp.cumsum(increments), moves
 
-    return jax.jit(jax.vmap(run, in_axes=(0, None, None)))
+    return jax.jit(jax.vmap(run, in_axes=(0, None, None, None)))
 
 
 def sequential_log_marginal(
@@ -281,20 +293,24 @@ def sequential_log_marginal(
     num_particles: int = 512,
     num_repeats: int = 5,
     num_mcmc_steps: int = 10,
+    progress: bool = True,
     covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> SequentialEvidence:
     """The code-length curve log Q(x^t), t = 1…n, by SMC adding one datum at a time (nats).
 
     Independent runs (vmapped) give the standard error at every t. The data order is the given order.
+    ``progress``: a tqdm bar of the data added, on stderr, only when stderr is a terminal; the numbers
+    are the same either way.
     """
     key = as_key(key)
     _check_counts(num_particles=num_particles, num_repeats=num_repeats, num_mcmc_steps=num_mcmc_steps)
     data, model_kwargs = prepare_data(mc, data, covariates, model_kwargs)
     rows, static = mc.row_layout.split(model_kwargs)
     runner = _sequential_runner(mc, static, num_particles, num_mcmc_steps)
-    curves, moves = runner(jax.random.split(key, num_repeats), data, rows)
-    curves = np.asarray(curves)
+    with Progress(progress, "sequential SMC", total=int(data.shape[0]), unit="datum") as bar:
+        curves, moves = runner(jax.random.split(key, num_repeats), data, rows, jnp.asarray(bar.token))
+        curves = np.asarray(curves)  # waits for the run, so the bar closes after its last datum
     if not np.all(np.isfinite(curves)):
         raise EvidenceError("data-sequential SMC produced a non-finite code length (a datum with zero "
                             "probability under every particle)")
@@ -326,6 +342,7 @@ def log_marginal(
     num_integration_steps: int | None = None,
     num_starts: int | None = None,
     max_steps: int | None = None,
+    progress: bool = True,
     covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> Estimate:
@@ -351,6 +368,9 @@ def log_marginal(
         (:func:`sequential_log_marginal`, its last point).
     num_particles, num_repeats, num_mcmc_steps, num_integration_steps, num_starts, max_steps
         The sampling path's settings (None: that path's default); the last three are the tempered path's.
+    progress
+        Show a tqdm bar on stderr while sampling (only when stderr is a terminal); the numbers are the
+        same either way.
     covariates, **model_kwargs
         Covariates (the model's keyword arguments), as keywords or as one mapping ``covariates=`` — the
         way to pass an argument named like a setting above (``covariates={"num_particles": ...}``).
@@ -375,11 +395,11 @@ def log_marginal(
         raise InputError("log_marginal needs key= for its sampling path (no exact_log_marginal given)")
     if method == "tempered":
         run = tempered_log_marginal(mc, data, key=key, covariates=merge_covariates(covariates, model_kwargs),
-                                    **settings)
+                                    progress=progress, **settings)
         return Estimate(jnp.asarray(run.value), jnp.asarray(run.stderr))
     wrong = [k for k in _TEMPERED_ONLY if k in settings]
     if wrong:
         raise InputError(f"{wrong} belong to method='tempered', not 'sequential'")
     curve = sequential_log_marginal(mc, data, key=key, covariates=merge_covariates(covariates, model_kwargs),
-                                    **settings)
+                                    progress=progress, **settings)
     return Estimate(jnp.asarray(curve.log_q[-1]), jnp.asarray(curve.stderr[-1]))

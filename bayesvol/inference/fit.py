@@ -7,9 +7,10 @@ predictors), R-hat, bulk ESS and the divergence count, and a ``to_arviz()`` Data
 which every transition diverged raises :class:`SamplerError` instead of returning draws.
 
 Chains run in parallel (``chain_method="parallel"``, one XLA host device per chain) when JAX has at least
-``num_chains`` devices — importing bayesvol asks XLA for min(4, CPU count) host devices before JAX starts;
-otherwise they are vectorized into one compiled program (``"vectorized"``), which beats ``"sequential"``
-on a CPU because it compiles once and keeps the cores busy inside XLA's own thread pool.
+``num_chains`` devices — :func:`use_host_devices` asks for them, before JAX starts (the ``bayesvol`` command
+does; importing bayesvol does not); otherwise they are vectorized into one compiled program
+(``"vectorized"``), which beats ``"sequential"`` on a CPU because it compiles once and keeps the cores
+busy inside XLA's own thread pool.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from bayesvol.errors import BayesvolError, BayesvolWarning, InputError, as_key
 from bayesvol.model.covariates import num_rows
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
-__all__ = ["Posterior", "SamplerError", "SamplerWarning", "choose_chain_method", "fit"]
+__all__ = ["Posterior", "SamplerError", "SamplerWarning", "choose_chain_method", "fit", "use_host_devices"]
 
 RHAT_MAX = 1.01
 ESS_MIN = 400.0
@@ -55,7 +56,8 @@ class Posterior:
     z : (chains · draws, d) array
         The same draws as flat unconstrained vectors (``mc.flatten``), for the predictors.
     rhat : dict of str to float
-        Largest rank-normalized split R-hat over each site's elements.
+        Largest rank-normalized split R-hat over each site's elements; NaN with one chain (ArviZ needs
+        two chains, and then :attr:`ok` rests on bulk ESS and divergences alone).
     ess_bulk : dict of str to float
         Smallest bulk effective sample size over each site's elements.
     divergences : int
@@ -78,20 +80,76 @@ class Posterior:
     mcmc: MCMC = field(repr=False, compare=False)
 
     @property
+    def problems(self) -> list[str]:
+        """The failed checks, in words: R-hat > 1.01 (several chains only), bulk ESS < 400, divergences."""
+        problems = []
+        site = max(self.rhat, key=lambda k: np.nan_to_num(self.rhat[k], nan=np.inf))
+        if self.num_chains > 1 and not self.rhat[site] <= RHAT_MAX:
+            problems.append(f"R-hat {self.rhat[site]:.3f} > {RHAT_MAX} (site {site!r})")
+        if min(self.ess_bulk.values()) < ESS_MIN:
+            site = min(self.ess_bulk, key=self.ess_bulk.get)
+            problems.append(f"bulk ESS {self.ess_bulk[site]:.0f} < {ESS_MIN:.0f} (site {site!r})")
+        if self.divergences:
+            problems.append(f"{self.divergences} divergent transition(s)")
+        return problems
+
+    @property
     def ok(self) -> bool:
-        """Whether every diagnostic passes: R-hat ≤ 1.01, bulk ESS ≥ 400, no divergence."""
-        return (max(self.rhat.values()) <= RHAT_MAX and min(self.ess_bulk.values()) >= ESS_MIN
-                and self.divergences == 0)
+        """Whether every diagnostic passes: R-hat ≤ 1.01, bulk ESS ≥ 400, no divergence.
+
+        With one chain R-hat is not defined (ArviZ's rank-normalized split R-hat needs two chains): ``ok``
+        is then decided on bulk ESS and divergences alone.
+        """
+        return not self.problems
 
     def to_arviz(self) -> Any:
         """The run as an ArviZ DataTree (posterior, sample_stats, log_likelihood, observed_data)."""
         return arviz_base.from_numpyro(self.mcmc, log_likelihood=True)
 
     def summary(self) -> Any:
-        """ArviZ's summary table (mean, sd, interval, bulk/tail ESS, R-hat, MCSE) of every site."""
+        """ArviZ's summary table (mean, sd, interval, bulk/tail ESS, R-hat, MCSE) of every site.
+
+        The table's ``attrs["ok"]`` says what :attr:`ok` was decided on; with one chain its R-hat column is
+        NaN and ``ok`` rests on bulk ESS and divergences alone.
+        """
         import arviz
 
-        return arviz.summary(self.to_arviz())
+        table = arviz.summary(self.to_arviz())
+        basis = "R-hat, bulk ESS and divergences" if self.num_chains > 1 else (
+            "bulk ESS and divergences alone (one chain: R-hat needs two chains)")
+        table.attrs["ok"] = f"ok = {self.ok}, decided on {basis}"
+        return table
+
+
+class HostDevicesError(BayesvolError, RuntimeError):
+    """JAX's CPU backend has already started, so the host device count can no longer change."""
+
+
+def use_host_devices(count: int) -> None:
+    """Ask JAX for ``count`` CPU devices, so that :func:`fit` runs that many NUTS chains in parallel.
+
+    Sets JAX's ``jax_num_cpu_devices`` option (the successor of XLA's
+    ``--xla_force_host_platform_device_count``; no environment variable is touched). It must run before
+    JAX's first computation, which creates the CPU backend; the ``bayesvol`` command calls it first thing.
+
+    Raises
+    ------
+    InputError
+        ``count`` is not a positive integer.
+    HostDevicesError
+        JAX's backend is already initialized with another device count.
+
+    """
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        raise InputError(f"count must be a positive integer, got {count!r}")
+    try:
+        jax.config.update("jax_num_cpu_devices", int(count))
+    except RuntimeError as err:
+        raise HostDevicesError(
+            f"use_host_devices({count}) came too late: JAX's CPU backend already started with "
+            f"{jax.local_device_count('cpu')} device(s). Call it right after importing bayesvol, before any "
+            "JAX computation (or set XLA_FLAGS=--xla_force_host_platform_device_count before starting Python)"
+        ) from err
 
 
 def choose_chain_method(num_chains: int) -> str:
@@ -230,14 +288,6 @@ def fit(
     z = jnp.asarray(jax.vmap(mc.flatten)(flat_params))
     rhat, ess_bulk = _summaries(grouped)
     posterior = Posterior(grouped, z, rhat, ess_bulk, divergences, num_chains, num_samples, method, mcmc)
-    problems = []
-    if num_chains > 1 and max(rhat.values()) > RHAT_MAX:
-        problems.append(f"R-hat {max(rhat.values()):.3f} > {RHAT_MAX} (site {max(rhat, key=rhat.get)!r})")
-    if min(ess_bulk.values()) < ESS_MIN:
-        problems.append(f"bulk ESS {min(ess_bulk.values()):.0f} < {ESS_MIN:.0f} "
-                        f"(site {min(ess_bulk, key=ess_bulk.get)!r})")
-    if divergences:
-        problems.append(f"{divergences} divergent transition(s)")
-    if problems:
-        warnings.warn("NUTS diagnostics: " + "; ".join(problems), SamplerWarning, stacklevel=2)
+    if posterior.problems:
+        warnings.warn("NUTS diagnostics: " + "; ".join(posterior.problems), SamplerWarning, stacklevel=2)
     return posterior

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
 from bayesvol.errors import InputError, as_key
-from bayesvol.inference.fit import fit, prepare_data
+from bayesvol.inference.fit import Posterior, fit, prepare_data
 from bayesvol.model.covariates import Static, thaw
 from bayesvol.model.covariates import num_rows as _num_rows
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
@@ -37,6 +37,7 @@ from bayesvol.regret.sgld import sgld
 __all__ = [
     "PREDICTORS",
     "ErmFit",
+    "Prediction",
     "PredictiveLoss",
     "Predictor",
     "erm",
@@ -51,18 +52,26 @@ __all__ = [
 ExactLogMarginal = Callable[..., Array]
 
 
+class Prediction(NamedTuple):
+    """What a predictor may return instead of a bare array: log q per test row and the NUTS fit behind it."""
+
+    log_prob: Array
+    posterior: Posterior | None = None
+
+
 class Predictor(Protocol):
     """``predict(mc, train, train_covariates, test, test_covariates, *, key, num_train, options)``.
 
     Returns log q(test_j | x_j; the first ``num_train`` rows of train) for every test row j, shape (m,)
-    (−inf where q = 0). ``train`` and ``test`` are validated data arrays, the covariates resolved
-    mappings; ``options`` holds ``exact_log_marginal``, ``posterior_z``, ``num_starts``,
-    ``num_members``, ``fit_kwargs`` and any user options.
+    (−inf where q = 0), or a :class:`Prediction` that also carries the sampler fit it used. ``train``
+    and ``test`` are validated data arrays, the covariates resolved mappings; ``options`` holds
+    ``exact_log_marginal``, ``posterior_z``, ``num_starts``, ``num_members``, ``fit_kwargs`` and any user
+    options.
     """
 
     def __call__(self, mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
                  test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
-                 options: Mapping[str, Any]) -> Array:
+                 options: Mapping[str, Any]) -> Array | Prediction:
         """Log q(test_j | x_j; train[:num_train]) for every test row j (nats, −inf where q = 0)."""
         ...
 
@@ -93,11 +102,15 @@ def register_predictor(name: str, predict: Predictor, *, needs_train: bool = Tru
 
 
 class PredictiveLoss(NamedTuple):
-    """Per-datum log loss −log q(y_j | x_j; S) of a predictor (nats); ``inf`` where q = 0."""
+    """Per-datum log loss −log q(y_j | x_j; S) of a predictor (nats); ``inf`` where q = 0.
+
+    ``posterior`` is the NUTS fit behind a sampled "mixture" (its R-hat, ESS, divergences), else None.
+    """
 
     log_loss: Array
     num_infinite: int
     predictor: str
+    posterior: Posterior | None = None
 
 
 @functools.lru_cache(maxsize=128)
@@ -166,14 +179,15 @@ def _mixture(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], 
         fn = _exact_mixture_fn(mc, exact_log_marginal, train_static, test_static)
         return fn(jnp.asarray(train) if num_train else jnp.zeros((0,)), train_rows, jnp.asarray(test),
                   test_rows)
-    posterior_z = options.get("posterior_z")
+    posterior_z, posterior = options.get("posterior_z"), None
     if posterior_z is None:
         if not num_train:
             posterior_z = prior_draws(mc, key, 2000)
         else:
-            posterior_z = fit(mc, train, key=key, **dict(options.get("fit_kwargs") or {}),
-                              covariates=train_covariates).z
-    return mixture_log_prob(mc, posterior_z, test, test_covariates)
+            posterior = fit(mc, train, key=key, **dict(options.get("fit_kwargs") or {}),
+                            covariates=train_covariates)
+            posterior_z = posterior.z
+    return Prediction(mixture_log_prob(mc, posterior_z, test, test_covariates), posterior)
 
 
 def _erm_fit(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], key: Array,
@@ -300,7 +314,8 @@ def predictive_log_loss(
     all_options = {"exact_log_marginal": exact_log_marginal, "posterior_z": posterior_z,
                    "num_starts": num_starts, "num_members": num_members, "fit_kwargs": fit_kwargs,
                    **dict(options or {})}
-    log_prob = entry.predict(mc, train, train_covariates, test, test_covariates, key=key,
-                             num_train=int(num_train), options=all_options)
-    loss = -jnp.asarray(log_prob)
-    return PredictiveLoss(loss, int(jnp.sum(jnp.isinf(loss))), predictor)
+    out = entry.predict(mc, train, train_covariates, test, test_covariates, key=key,
+                        num_train=int(num_train), options=all_options)
+    prediction = out if isinstance(out, Prediction) else Prediction(out)
+    loss = -jnp.asarray(prediction.log_prob)
+    return PredictiveLoss(loss, int(jnp.sum(jnp.isinf(loss))), predictor, prediction.posterior)

@@ -26,6 +26,7 @@ B_n = −log ∫ e^{−nt} dV(t) and min_t [n t − log V(t)] (DESIGN.md §1), t
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,7 @@ import xarray as xr
 
 from bayesvol.errors import InputError, as_key
 from bayesvol.inference.evidence import sequential_log_marginal
-from bayesvol.inference.fit import prepare_data
+from bayesvol.inference.fit import ESS_MIN, RHAT_MAX, SamplerWarning, prepare_data
 from bayesvol.model.covariates import RowLayout, infer_layout, num_rows
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 from bayesvol.regret.erm import erm, log_likelihood
@@ -198,8 +199,8 @@ def volume_bounds(curve: VolumeCurve, ns: Sequence[int]) -> tuple[np.ndarray, np
     if not keep.all():
         curve = dataclasses.replace(
             curve, eps2=np.asarray(curve.eps2)[keep], log_volume=log_v[keep],
-            stderr=np.asarray(curve.stderr)[keep], effective_dim=np.asarray(curve.effective_dim)[keep],
-            effective_dim_stderr=np.asarray(curve.effective_dim_stderr)[keep])
+            stderr=np.asarray(curve.stderr)[keep], volume_dimension=np.asarray(curve.volume_dimension)[keep],
+            volume_dimension_stderr=np.asarray(curve.volume_dimension_stderr)[keep])
     result = regret_bound(curve, np.asarray(ns))
     return np.asarray(result.gibbs), np.asarray(result.ball)
 
@@ -323,7 +324,10 @@ def regret_curve(
     xarray.Dataset
         ``regret`` (predictor, n, seed): excess test log loss r(n); ``online_regret`` (n, seed): R_n of
         the mixture; ``*_mean`` / ``*_stderr`` over seeds; ``num_infinite`` (predictor, n): seeds whose
-        test log loss was +∞; and, with volume curves, ``bound_gibbs`` / ``bound_ball`` (curve, n).
+        test log loss was +∞; with volume curves, ``bound_gibbs`` / ``bound_ball`` (curve, n); with a
+        sampled mixture, its NUTS fit per (n, seed): ``fit_rhat`` (largest R-hat; NaN with one chain),
+        ``fit_ess_bulk`` (smallest bulk ESS), ``fit_divergences`` and ``fit_ok`` — one
+        :class:`~bayesvol.SamplerWarning` sums up the fits that failed a diagnostic.
         Attributes: ``realizable`` and, agnostic, ``projection`` (θ* as flat z).
 
     """
@@ -348,6 +352,12 @@ def regret_curve(
     regret = np.full((len(predictors), len(ns), len(seeds)), np.nan)
     online_regret = np.full((len(ns), len(seeds)), np.nan)
     infinite = np.zeros((len(predictors), len(ns)), dtype=int)
+    # the sampled mixture's NUTS fit per (n, seed): NaN / −1 where there was none
+    fit_rhat = np.full((len(ns), len(seeds)), np.nan)
+    fit_ess = np.full((len(ns), len(seeds)), np.nan)
+    fit_divergences = np.full((len(ns), len(seeds)), -1)
+    fit_ok = np.zeros((len(ns), len(seeds)), dtype=bool)
+    fitted = np.zeros((len(ns), len(seeds)), dtype=bool)
     for j, seed in enumerate(seeds):
         key_s = jax.random.fold_in(key, seed)
         key_data, key_test, key_fit, key_smc = jax.random.split(key_s, 4)
@@ -368,11 +378,20 @@ def regret_curve(
             test_cov, test = truth.sample_test(jax.random.fold_in(key_test, n), num_test)
             log_ref_test = np.asarray(reference(test, test_cov))
             for p, name in enumerate(predictors):
-                # the whole data set with num_train = n: one compilation serves every n
-                loss = predictive_log_loss(
-                    mc, name, data, test, key=jax.random.fold_in(key_fit, n),
-                    train_covariates=covariates, test_covariates=test_cov, num_train=n,
-                    exact_log_marginal=exact_log_marginal, validate=False, **options)
+                with warnings.catch_warnings():
+                    # one warning for all the fits, after the loop (their figures go in the dataset)
+                    warnings.filterwarnings("ignore", category=SamplerWarning)
+                    # the whole data set with num_train = n: one compilation serves every n
+                    loss = predictive_log_loss(
+                        mc, name, data, test, key=jax.random.fold_in(key_fit, n),
+                        train_covariates=covariates, test_covariates=test_cov, num_train=n,
+                        exact_log_marginal=exact_log_marginal, validate=False, **options)
+                if loss.posterior is not None:
+                    post = loss.posterior
+                    fitted[i, j], fit_ok[i, j] = True, post.ok
+                    fit_rhat[i, j] = max(post.rhat.values())
+                    fit_ess[i, j] = min(post.ess_bulk.values())
+                    fit_divergences[i, j] = post.divergences
                 infinite[p, i] += loss.num_infinite > 0
                 regret[p, i, j] = float(np.mean(np.asarray(loss.log_loss) + log_ref_test))
         if on_seed is not None:
@@ -402,12 +421,39 @@ def regret_curve(
         ds["bound_gibbs"] = (("curve", "n"), np.asarray(gibbs))
         ds["bound_ball"] = (("curve", "n"), np.asarray(ball))
         ds = ds.assign_coords(curve=list(curves))
+    if fitted.any():
+        ds["fit_rhat"] = (("n", "seed"), fit_rhat)
+        ds["fit_ess_bulk"] = (("n", "seed"), fit_ess)
+        ds["fit_divergences"] = (("n", "seed"), fit_divergences)
+        ds["fit_ok"] = (("n", "seed"), fit_ok)
+        _warn_unhealthy_fits(fitted, fit_ok, fit_rhat, fit_ess, fit_divergences, ns, seeds)
     ds.attrs.update(realizable=int(realizable), num_test=num_test, units="nats")
     if z_star is not None:
         ds.attrs["projection"] = np.asarray(z_star)
     for name in ("regret", "online_regret"):
         ds[name].attrs.update(units="nats")
     return ds
+
+
+def _warn_unhealthy_fits(fitted: np.ndarray, ok: np.ndarray, rhat: np.ndarray, ess: np.ndarray,
+                         divergences: np.ndarray, ns: Sequence[int], seeds: Sequence[int]) -> None:
+    """One :class:`SamplerWarning` for all the NUTS fits of a regret curve, with the worst figures."""
+    bad = fitted & ~ok
+    if not bad.any():
+        return
+    worst_rhat = np.nanmax(np.where(bad, rhat, np.nan)) if np.isfinite(rhat[bad]).any() else np.nan
+    lowest_ess = float(np.nanmin(np.where(bad, ess, np.nan)))
+    i, j = np.argwhere(bad)[0]
+    figures = [f"largest R-hat {worst_rhat:.3f} (threshold {RHAT_MAX})" if np.isfinite(worst_rhat) else None,
+               f"smallest bulk ESS {lowest_ess:.0f} (threshold {ESS_MIN:.0f})",
+               f"{int(divergences[bad].sum())} divergent transition(s) in all"]
+    warnings.warn(
+        f"{int(bad.sum())} of the {int(fitted.sum())} NUTS fits of the sampled mixture failed a diagnostic "
+        f"(first at n = {ns[i]}, seed {seeds[j]}): " + "; ".join(f for f in figures if f) + ". The mixture's "
+        "regret there may be off. Each fit's figures are in the returned dataset (fit_rhat, fit_ess_bulk, "
+        "fit_divergences, fit_ok over (n, seed)). What to do: more draws, e.g. "
+        "predictor_options={'fit_kwargs': {'num_warmup': 1000, 'num_samples': 1000}}; against divergences, "
+        "also 'nuts_kwargs': {'target_accept_prob': 0.95} in fit_kwargs", SamplerWarning, stacklevel=3)
 
 
 def compare(

@@ -26,6 +26,7 @@ from bayesvol.curvature.fisher import Spectrum
 from bayesvol.errors import InputError
 from bayesvol.volume.curve import VolumeCurve
 from bayesvol.volume.gchisq import gchisq_log_cdf
+from bayesvol.volume.laplace import LaplaceInfo
 
 __all__ = ["RegretBound", "laplace_gibbs_bound", "regret_bound"]
 
@@ -140,9 +141,9 @@ def regret_bound(curve_or_spectrum: VolumeCurve | Spectrum, n: Any) -> RegretBou
     ok = np.isfinite(log_v)
     t_ok, log_v_ok = t[ok], log_v[ok]
     ball, t_star = _ball(n_arr, t_ok, log_v_ok)
-    if curve.method == "laplace" and "centers" in curve.diagnostics:
-        gibbs = laplace_gibbs_bound(curve.eigenvalues, curve.diagnostics["centers"], n_arr,
-                                    curve.diagnostics.get("log_normalization", 0.0))
+    info = curve.diagnostics
+    if isinstance(info, LaplaceInfo):
+        gibbs = laplace_gibbs_bound(curve.eigenvalues, info.centers, n_arr, info.log_normalization)
         return RegretBound(n_arr, gibbs, gibbs, gibbs, ball, t_star, "laplace-closed-form")
     lower, upper = _riemann(n_arr, t_ok, log_v_ok)
     return RegretBound(n_arr, 0.5 * (lower + upper), lower, upper, ball, t_star, "riemann")

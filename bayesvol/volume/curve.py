@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,29 +24,45 @@ class VolumeCurve:
         log V(t), natural log; NaN where the estimator could not reach t (with a warning).
     stderr : (T,) array
         Standard error of ``log_volume`` (nats); 0 for a deterministic formula.
-    effective_dim : (T,) array
+    volume_dimension : (T,) array
         The volume dimension k(t) = 2 d log V / d log t: d for a regular class as t → 0, twice the
         learning coefficient for a singular one; for the Laplace curve, the number of curvature
-        directions resolved at radius t.
-    effective_dim_stderr : (T,) array
-        Standard error of ``effective_dim`` (0 when exact).
+        directions resolved at radius t. (Not k_eff(n) = Σ nλ_i/(1 + nλ_i): see
+        :func:`bayesvol.effective_dimension`.)
+    volume_dimension_stderr : (T,) array
+        Standard error of ``volume_dimension`` (0 when exact).
     method : str
         Which estimator made the curve ("laplace", "nested", "exact", …).
     eigenvalues : array or None
         The curvature eigenvalues a_i used (Laplace), in prior-whitened coordinates, if any.
-    diagnostics : dict
-        Estimator-specific health (acceptance, evaluations, levels, …); see each estimator.
+    diagnostics : typed record or None
+        The estimator's own record, defined beside it: :class:`bayesvol.volume.laplace.LaplaceInfo` or
+        :class:`bayesvol.volume.nested_statistics.NestedInfo` (None for a curve made by hand).
 
     """
 
     eps2: np.ndarray
     log_volume: np.ndarray
     stderr: np.ndarray
-    effective_dim: np.ndarray
-    effective_dim_stderr: np.ndarray
+    volume_dimension: np.ndarray
+    volume_dimension_stderr: np.ndarray
     method: str
     eigenvalues: np.ndarray | None = None
-    diagnostics: dict[str, Any] = field(default_factory=dict)
+    diagnostics: Any = None
+
+    @property
+    def effective_dim(self) -> np.ndarray:
+        """Deprecated alias of :attr:`volume_dimension` (k(t), not k_eff(n))."""
+        warnings.warn("VolumeCurve.effective_dim is deprecated: use VolumeCurve.volume_dimension (the volume "
+                      "dimension k(t) = 2 d log V / d log t)", DeprecationWarning, stacklevel=2)
+        return self.volume_dimension
+
+    @property
+    def effective_dim_stderr(self) -> np.ndarray:
+        """Deprecated alias of :attr:`volume_dimension_stderr`."""
+        warnings.warn("VolumeCurve.effective_dim_stderr is deprecated: use "
+                      "VolumeCurve.volume_dimension_stderr", DeprecationWarning, stacklevel=2)
+        return self.volume_dimension_stderr
 
     @property
     def complexity(self) -> np.ndarray:
@@ -53,7 +70,7 @@ class VolumeCurve:
         return -np.asarray(self.log_volume)
 
     def to_arviz(self) -> Any:
-        """The sampler run behind the curve as an ArviZ DataTree (:func:`bayesvol.volume.nested.to_arviz`).
+        """The sampler run behind the curve as an ArviZ DataTree (its ``diagnostics.to_arviz()``).
 
         Raises
         ------
@@ -61,22 +78,22 @@ class VolumeCurve:
             For a curve made without a sampler (Laplace, exact).
 
         """
-        if self.method != "nested":
+        to_arviz = getattr(self.diagnostics, "to_arviz", None)
+        if to_arviz is None:
             raise ValueError(f"a {self.method!r} volume curve has no sampler run to diagnose")
-        from bayesvol.volume.nested import to_arviz
-
-        return to_arviz(self)
+        return to_arviz()
 
     def to_xarray(self) -> xr.Dataset:
         """The curve as an xarray Dataset over the coordinate ``eps2``."""
         data = {
             "log_volume": ("eps2", np.asarray(self.log_volume)),
             "stderr": ("eps2", np.asarray(self.stderr)),
-            "effective_dim": ("eps2", np.asarray(self.effective_dim)),
-            "effective_dim_stderr": ("eps2", np.asarray(self.effective_dim_stderr)),
+            "volume_dimension": ("eps2", np.asarray(self.volume_dimension)),
+            "volume_dimension_stderr": ("eps2", np.asarray(self.volume_dimension_stderr)),
         }
         ds = xr.Dataset(data, coords={"eps2": np.asarray(self.eps2)})
         ds.attrs["method"] = self.method
         ds["log_volume"].attrs.update(units="nats", long_name="log prior volume of the KL ball")
+        ds["volume_dimension"].attrs.update(long_name="volume dimension k(t) = 2 d log V / d log t")
         ds["eps2"].attrs.update(units="nats", long_name="KL radius t")
         return ds

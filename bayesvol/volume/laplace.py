@@ -35,7 +35,8 @@ from bayesvol.model.model_class import ModelClass, ModelClassError
 from bayesvol.volume.curve import VolumeCurve
 from bayesvol.volume.gchisq import gchisq_volume
 
-__all__ = ["LaplaceError", "PriorGaussian", "effective_dimension", "laplace_volume", "prior_gaussian"]
+__all__ = ["LaplaceError", "LaplaceInfo", "PriorGaussian", "effective_dimension", "laplace_volume",
+           "prior_gaussian"]
 
 # eigenvalues above −_NEG_TOL·max|λ| are rounding, not indefiniteness (float64 Hessians: ~1e-14)
 _NEG_TOL = 1e-9
@@ -43,6 +44,38 @@ _NEG_TOL = 1e-9
 
 class LaplaceError(InputError):
     """The Laplace approximation does not apply (bad radii, a prior or curvature that is not concave)."""
+
+
+class LaplaceInfo(NamedTuple):
+    """What :func:`laplace_volume` used, beside its curve (``VolumeCurve.diagnostics``).
+
+    Attributes
+    ----------
+    centers : (r,) array
+        The centers m_i of Q(u) = Σ a_i (u_i − m_i)², one per eigenvalue a_i > 0 kept.
+    log_normalization : float
+        log C of the prior's Gaussian view (nats; 0 for a Gaussian prior).
+    prior_exact_gaussian : bool
+        Whether the prior is exactly Gaussian in z (then only the curvature is approximated).
+    curvature_method : str
+        The curvature path ("dense", "gram", "lanczos").
+    curvature_exact : bool
+        Whether the spectrum is exact (False for Lanczos, whose unresolved directions count as flat,
+        which tends to overestimate V at small t).
+    dim : int
+        d, the number of flat coordinates z.
+    curvature : dict
+        The curvature path's own details (``Spectrum.diagnostics``: Gram size, matvec count, …).
+
+    """
+
+    centers: np.ndarray
+    log_normalization: float
+    prior_exact_gaussian: bool
+    curvature_method: str
+    curvature_exact: bool
+    dim: int
+    curvature: dict[str, Any]
 
 
 class PriorGaussian(NamedTuple):
@@ -215,7 +248,7 @@ def laplace_volume(
     method
         Curvature path: "dense", "gram", "lanczos" or "auto" (see :func:`bayesvol.fisher_spectrum`).
         Lanczos resolves only the top of the spectrum: the rest is treated as flat (an approximation,
-        flagged in ``diagnostics``).
+        flagged by ``diagnostics.curvature_exact``).
     data
         If given (agnostic truth), the curvature is the Hessian of the empirical loss at ``params0``
         instead of the Fisher information at the truth.
@@ -231,10 +264,11 @@ def laplace_volume(
     Returns
     -------
     VolumeCurve
-        ``log_volume``; ``effective_dim`` = the volume dimension k(t) = 2 d log V/d log t (d as t → 0 for a
+        ``log_volume``; ``volume_dimension`` = the volume dimension k(t) = 2 d log V/d log t (d as t → 0 for a
         regular class, the number of resolved curvature directions at radius t in general);
-        ``stderr`` = 0 (deterministic); ``eigenvalues`` = the a_i > 0 used; ``diagnostics`` with the
-        centers m_i, log C, the curvature path and whether the prior is exactly Gaussian in z.
+        ``stderr`` = 0 (deterministic); ``eigenvalues`` = the a_i > 0 used; ``diagnostics`` a
+        :class:`LaplaceInfo` (the centers m_i, log C, the curvature path, whether the prior is exactly
+        Gaussian in z).
 
     Raises
     ------
@@ -267,22 +301,13 @@ def laplace_volume(
     keep = a > 0
     a, centers = a[keep], centers[keep]
     res = gchisq_volume(t, a, centers)
-    diagnostics = {
-        "curvature_method": spectrum.method,
-        "curvature_exact": spectrum.exact,
-        "prior_exact_gaussian": prior.exact,
-        "log_normalization": prior.log_normalization,
-        "centers": centers,
-        "dim": mc.dim,
-        **{f"curvature_{k}": v for k, v in spectrum.diagnostics.items()},
-    }
-    if not spectrum.exact:
-        diagnostics["note"] = ("Lanczos: only the Krylov subspace's Ritz pairs are used and the other "
-                               "directions are treated as flat, which tends to overestimate V at small t")
+    info = LaplaceInfo(centers=centers, log_normalization=float(prior.log_normalization),
+                       prior_exact_gaussian=bool(prior.exact), curvature_method=spectrum.method,
+                       curvature_exact=bool(spectrum.exact), dim=mc.dim, curvature=dict(spectrum.diagnostics))
     zeros = np.zeros_like(t)
     return VolumeCurve(eps2=t, log_volume=prior.log_normalization + res.log_cdf, stderr=zeros,
-                       effective_dim=2.0 * res.dlog_cdf_dlog_t, effective_dim_stderr=zeros.copy(),
-                       method="laplace", eigenvalues=a, diagnostics=diagnostics)
+                       volume_dimension=2.0 * res.dlog_cdf_dlog_t, volume_dimension_stderr=zeros.copy(),
+                       method="laplace", eigenvalues=a, diagnostics=info)
 
 
 def effective_dimension(a: Any, n: Any) -> np.ndarray:

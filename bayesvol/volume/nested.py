@@ -54,6 +54,7 @@ from bayesvol.divergence.kl import kl_function
 from bayesvol.errors import as_key
 from bayesvol.model.covariates import merge_covariates
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError, prior_sample
+from bayesvol.progress import Progress, report
 from bayesvol.volume.constrained_moves import (
     AUTO_COORDINATE_UPDATES,
     EllipsoidProposal,
@@ -72,6 +73,7 @@ from bayesvol.volume.constrained_moves import (
 from bayesvol.volume.curve import VolumeCurve
 from bayesvol.volume.nested_statistics import (
     NestedBudgetError,
+    NestedInfo,
     NestedSamplingError,
     PoorMixingWarning,
     UnreachedVolumeWarning,
@@ -83,6 +85,7 @@ from bayesvol.volume.nested_statistics import (
 
 __all__ = [
     "NestedBudgetError",
+    "NestedInfo",
     "NestedSamplingError",
     "PoorMixingWarning",
     "UnreachedVolumeWarning",
@@ -97,7 +100,8 @@ __all__ = [
                                    "max_shrink"))
 def _run_levels(key: Array, positions: Array, log_prior: Array, divergence: Array, t_min: Array,
                 shift: Array, basis: Array, curvature: Array, center: Array, directions: Array,
-                direction_curvature: Array, *, evaluate: Callable[[Array], tuple[Array, Array]],
+                direction_curvature: Array, progress_token: Array, *,
+                evaluate: Callable[[Array], tuple[Array, Array]],
                 max_levels: Array, num_steps: int, num_proposals: int, coordinate_steps: int, capacity: int,
                 max_shrink: int) -> _Levels:
     runs, num_live, dim = positions.shape
@@ -200,6 +204,9 @@ def _run_levels(key: Array, positions: Array, log_prior: Array, divergence: Arra
         end = jnp.log(state.divergence + 1e-300)
         autocorr = jax.vmap(lambda a, b: jnp.corrcoef(a, b)[0, 1])(start, end)
         k = c.count
+        # the bar (if any) is looked up by token on the host: the same program with and without one
+        jax.debug.callback(partial(report, template="D ≤ {:.3g} (eps2[0] = {:.3g})"), progress_token, k + 1,
+                           jnp.max(level), t_min)
         nan_position = jnp.where(c.nan_found, c.nan_position, nan_xi[jnp.argmax(nan_found)])
         return _Levels(k + 1, state.position, state.log_prior, state.divergence,
                        c.levels.at[k + 1].set(level), c.live.at[k + 1].set(jnp.sort(state.divergence, -1)),
@@ -317,6 +324,7 @@ def nested_volume(
     coordinate_steps: int | None = None,
     max_levels: int = 1000,
     max_shrink: int = 60,
+    progress: bool = True,
 ) -> VolumeCurve:
     """Nested-sampling estimate of log V(t) = log w({z : D(z) ≤ t}) (nats) on flat coordinates z.
 
@@ -361,18 +369,21 @@ def nested_volume(
         Level budget; reaching log V ≈ −c needs about N·c/K = 2c levels.
     max_shrink
         Cap on the evaluations of one slice step.
+    progress
+        Show a tqdm bar of the levels on stderr (only when stderr is a terminal). The numbers are the
+        same either way.
 
     Returns
     -------
     VolumeCurve
-        ``method="nested"``. ``diagnostics``: ``num_evaluations`` (D evaluations, prior draws and the
-        probes of a singular D included; the Hessian's d gradients not), ``num_levels``, ``num_steps``,
-        ``coordinate_steps`` (as used), ``stop`` ("reached" or "stagnated"), ``seconds``;
-        per (level, run): ``levels`` (L_k), ``acceptance``, ``proposal_acceptance``, ``evaluations``,
-        ``evaluations_per_step`` (per point and elliptical step, its share of the coordinate updates and
-        proposals included),
-        ``divergence_autocorr``, ``moves_ess`` (see :func:`to_arviz`); per (run, t): ``log_volume_runs``;
-        per t: ``stderr_theory`` (order statistics alone) and ``variance_inflation`` (runs' spread /
+        ``method="nested"``; ``diagnostics`` a :class:`NestedInfo`: ``num_evaluations`` (D evaluations,
+        prior draws and the probes of a singular D included; the Hessian's d gradients not),
+        ``num_levels``, ``num_steps``, ``coordinate_steps`` (as used), ``stop`` ("reached" or
+        "stagnated"), ``seconds``; per (level, run): ``levels`` (L_k), ``acceptance``,
+        ``proposal_acceptance``, ``evaluations``, ``evaluations_per_step`` (per point and elliptical step,
+        its share of the coordinate updates and proposals included), ``divergence_autocorr``,
+        ``moves_ess`` (see :meth:`NestedInfo.to_arviz`); per (run, t): ``log_volume_runs``; per t:
+        ``stderr_theory`` (order statistics alone) and ``variance_inflation`` (runs' spread /
         order-statistics variance: ≈ 1 when the moves mix); ``live_divergence`` for
         :func:`nested_gibbs_bound`.
 
@@ -412,14 +423,15 @@ def nested_volume(
         singular, probes = singular_flat_directions(divergence_at, curvature, center_xi, float(t[0]),
                                                     jax.random.fold_in(key, 1))
         coordinate_steps = min(xi.shape[-1], AUTO_COORDINATE_UPDATES) if singular else 0
-    out = _run_levels(key_run, jnp.asarray(xi), jnp.asarray(logw.reshape(num_runs, num_live)),
-                      jnp.asarray(d.reshape(num_runs, num_live)), jnp.asarray(t[0]), jnp.asarray(shift),
-                      jnp.asarray(basis), jnp.asarray(curvature), jnp.asarray(center_xi),
-                      jnp.asarray(directions), jnp.asarray(direction_curvature), evaluate=evaluate,
-                      max_levels=jnp.asarray(max_levels), num_steps=num_steps, num_proposals=num_proposals,
-                      coordinate_steps=coordinate_steps, capacity=_capacity(max_levels),
-                      max_shrink=max_shrink)
-    out = jax.tree.map(np.asarray, out)
+    with Progress(progress, "nested sampling", unit="level") as bar:
+        out = _run_levels(key_run, jnp.asarray(xi), jnp.asarray(logw.reshape(num_runs, num_live)),
+                          jnp.asarray(d.reshape(num_runs, num_live)), jnp.asarray(t[0]), jnp.asarray(shift),
+                          jnp.asarray(basis), jnp.asarray(curvature), jnp.asarray(center_xi),
+                          jnp.asarray(directions), jnp.asarray(direction_curvature), jnp.asarray(bar.token),
+                          evaluate=evaluate, max_levels=jnp.asarray(max_levels), num_steps=num_steps,
+                          num_proposals=num_proposals, coordinate_steps=coordinate_steps,
+                          capacity=_capacity(max_levels), max_shrink=max_shrink)
+        out = jax.tree.map(np.asarray, out)  # waits for the run, so the bar closes after its last level
     if out.nan_found:
         _raise_nan(shift + basis @ out.nan_position, unflatten)
     seconds = time.perf_counter() - start
@@ -446,6 +458,7 @@ def sampled_volume(
     coordinate_steps: int | None = None,
     max_levels: int = 1000,
     kl_draws: int | None = None,
+    progress: bool = True,
     covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> VolumeCurve:
@@ -454,14 +467,15 @@ def sampled_volume(
     One run of R independent batch nested samplers on the flat unconstrained z of ``mc`` (prior
     ``mc.log_prior``, Jacobian included), with D from :func:`bayesvol.kl_function` for the covariates
     ``model_kwargs`` (or the mapping ``covariates=``; per-row covariates are required). The standard
-    errors pool the order-statistics variance of the shrinkage with the
-    spread of the runs; ``effective_dim`` is k(t) = 2 d log V / d log t on the ``eps2`` grid (central
-    differences) with its error pooled the same way. The moves are independence proposals from the
-    level's Laplace ellipsoid and elliptical slice steps, plus coordinate slice updates when D is singular
-    (``coordinate_steps=None``: chosen automatically, see the module docstring). See :func:`nested_volume`
-    for the options, :func:`nested_gibbs_bound` for B_n from the same run, :func:`to_arviz` for the
-    sampler's health. ``kl_draws``: Monte Carlo draws per row of D̂ for a likelihood without a closed-form
-    KL (one fixed function of θ, see :func:`bayesvol.kl_function`).
+    errors pool the order-statistics variance of the shrinkage with the spread of the runs;
+    ``volume_dimension`` is k(t) = 2 d log V / d log t on the ``eps2`` grid (central differences) with its
+    error pooled the same way. The moves are independence proposals from the level's Laplace ellipsoid
+    and elliptical slice steps, plus coordinate slice updates when D is singular (``coordinate_steps=None``:
+    chosen automatically, see the module docstring). See :func:`nested_volume` for the options
+    (``progress``: a tqdm bar of the levels on stderr, only on a terminal), :func:`nested_gibbs_bound` for
+    B_n from the same run, ``curve.to_arviz()`` for the sampler's health. ``kl_draws``: Monte Carlo draws
+    per row of D̂ for a likelihood without a closed-form KL (one fixed function of θ, see
+    :func:`bayesvol.kl_function`).
 
     Raises
     ------
@@ -481,7 +495,7 @@ def sampled_volume(
     return nested_volume(divergence, mc.log_prior, sample_prior, eps2, key=key, center=mc.flatten(params0),
                          unflatten=mc.unflatten, num_live=num_live, num_runs=num_runs,
                          num_steps=num_steps, num_proposals=num_proposals, coordinate_steps=coordinate_steps,
-                         max_levels=max_levels)
+                         max_levels=max_levels, progress=progress)
 
 
 def _flat_prior_sample(mc: ModelClass, key: Array) -> Array:

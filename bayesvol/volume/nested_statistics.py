@@ -20,10 +20,12 @@ from scipy.stats import chi2
 
 from bayesvol.divergence.kl import Estimate
 from bayesvol.errors import BayesvolWarning, InputError
+from bayesvol.volume.constrained_moves import AUTO_COORDINATE_UPDATES
 from bayesvol.volume.curve import VolumeCurve
 
 __all__ = [
     "NestedBudgetError",
+    "NestedInfo",
     "NestedSamplingError",
     "PoorMixingWarning",
     "UnreachedVolumeWarning",
@@ -72,6 +74,85 @@ class _Levels(NamedTuple):
     key: Array
 
 
+class NestedInfo(NamedTuple):
+    """A nested volume run's details, beside its curve (``VolumeCurve.diagnostics``).
+
+    Attributes
+    ----------
+    num_evaluations : int
+        D evaluations, prior draws and the probes of a singular D included (the Hessian's not).
+    num_levels, num_live, num_delete, num_runs : int
+        Levels completed, N live points, K replaced per level, R independent runs.
+    num_steps, num_proposals, coordinate_steps : int
+        Elliptical slice steps, independence proposals and coordinate slice updates per point per level
+        (``coordinate_steps`` as used).
+    stop : str
+        "reached" (every radius reached) or "stagnated" (D stopped decreasing above some radius).
+    seconds : float
+        Wall-clock time of the run.
+    levels : (levels, R) array
+        The levels L_k (nats).
+    log_volume_levels : (levels,) array
+        E log X_k = k (ψ(N−K+1) − ψ(N+1)).
+    acceptance, proposal_acceptance, evaluations, evaluations_per_step, divergence_autocorr, moves_ess
+        Per (level, run); see :meth:`to_arviz`.
+    live_divergence : (levels + 1, R, N) array
+        The sorted D of each level's population (what :func:`nested_gibbs_bound` integrates).
+    log_volume_runs : (R, T) array
+        Each run's log V(t).
+    variance_inflation : (T,) array
+        The runs' spread / order-statistics variance of log V(t): ≈ 1 when the moves mix.
+    stderr_theory : (T,) array
+        The standard error of log V(t) from the order statistics alone.
+
+    """
+
+    num_evaluations: int
+    num_levels: int
+    num_live: int
+    num_delete: int
+    num_runs: int
+    num_steps: int
+    num_proposals: int
+    coordinate_steps: int
+    stop: str
+    seconds: float
+    levels: np.ndarray
+    log_volume_levels: np.ndarray
+    acceptance: np.ndarray
+    evaluations: np.ndarray
+    evaluations_per_step: np.ndarray
+    proposal_acceptance: np.ndarray
+    divergence_autocorr: np.ndarray
+    moves_ess: np.ndarray
+    live_divergence: np.ndarray
+    log_volume_runs: np.ndarray
+    variance_inflation: np.ndarray
+    stderr_theory: np.ndarray
+
+    def to_arviz(self) -> xr.DataTree:
+        """The sampler's health per (run, level) as an ArviZ DataTree (group ``sample_stats``).
+
+        Variables: ``level`` (D threshold, nats), ``acceptance`` (fraction of slice updates, elliptical and
+        coordinate, that found a new point), ``proposal_acceptance`` (fraction of independence proposals
+        accepted; 0 at levels where they are not used), ``evaluations`` (D evaluations),
+        ``evaluations_per_step``, ``steps`` (elliptical slice steps per point), ``coordinate_steps``
+        (coordinate slice updates per point), ``divergence_autocorr`` (correlation of log D before/after
+        the moves) and ``moves_ess`` (N(1−ρ)/(1+ρ), the effective number of fresh points per level).
+        """
+        from arviz_base import from_dict
+
+        names = ["acceptance", "proposal_acceptance", "evaluations", "evaluations_per_step",
+                 "divergence_autocorr", "moves_ess"]
+        data = {"level": np.asarray(self.levels, dtype=float).T}
+        data.update({k: np.asarray(getattr(self, k), dtype=float).T for k in names})
+        data["steps"] = np.full_like(data["level"], self.num_steps)
+        data["coordinate_steps"] = np.full_like(data["level"], self.coordinate_steps)
+        return from_dict({"sample_stats": data}, sample_dims=["run", "level_index"],
+                         attrs={"sample_stats": {"method": "nested",
+                                                 "num_evaluations": self.num_evaluations}})
+
+
 def _shrinkage(num_live: int, num_delete: int) -> tuple[float, float]:
     """Mean and variance of log X_{k+1}/X_k ~ log Beta(N−K+1, K)."""
     n, k = num_live, num_delete
@@ -108,24 +189,33 @@ def _volume_dimension(log_v: np.ndarray, k_star: np.ndarray, j: np.ndarray, t: n
     return dim, dim_se
 
 
-def _warn_poor_mixing(t: np.ndarray, inflation: np.ndarray, runs: int) -> None:
-    """Warn where the runs' variance exceeds the order-statistics variance beyond sampling noise.
+def _warn_poor_mixing(t: np.ndarray, inflation: np.ndarray, runs: int, num_live: int, num_steps: int,
+                      coordinate_steps: int) -> None:
+    """Warn once, naming the radii of ``eps2`` where the runs' variance exceeds the order statistics'.
 
     If the moves mixed, spread/theory ~ χ²_{R−1}/(R−1); the threshold is its 99.9 % point, so a healthy
-    run warns with probability ≈ 1e-3 per radius.
+    run warns with probability ≈ 1e-3 per radius. The radii are the caller's own values (``repr``), so
+    they can be found in the grid.
     """
     if runs < 2:
         return
     threshold = chi2.ppf(0.999, runs - 1) / (runs - 1)
     bad = np.isfinite(inflation) & (inflation > threshold)
-    if np.any(bad):
-        worst = int(np.nanargmax(np.where(bad, inflation, -np.inf)))
-        warnings.warn(
-            f"the {runs} independent nested runs disagree {inflation[worst]:.0f}× more than the shrinkage "
-            f"statistics allow at eps2 = {t[worst]:.3g} (99.9 % threshold {threshold:.1f}; "
-            f"{int(bad.sum())} radii affected): the constrained moves are not mixing there, so log_volume "
-            "may be biased low even though its stderr includes the spread; raise num_steps/"
-            "coordinate_steps/num_live or compare with a larger run", PoorMixingWarning, stacklevel=3)
+    if not np.any(bad):
+        return
+    worst = int(np.nanargmax(np.where(bad, inflation, -np.inf)))
+    radii = [repr(float(v)) for v in t[bad]]
+    shown = ", ".join(radii) if len(radii) <= 6 else ", ".join([*radii[:3], "…", *radii[-2:]])
+    cure = (f"pass coordinate_steps={AUTO_COORDINATE_UPDATES} (or None, the automatic choice): slice "
+            "updates along single coordinates are the cure for the curved level sets of a singular model"
+            if coordinate_steps == 0 else f"raise coordinate_steps (now {coordinate_steps})")
+    warnings.warn(
+        f"the {runs} independent nested runs disagree beyond the shrinkage statistics at {int(bad.sum())} of "
+        f"the {t.size} radii, eps2 = [{shown}] (worst: {inflation[worst]:.0f}× the order-statistics variance "
+        f"at eps2 = {float(t[worst])!r}; 99.9 % threshold {threshold:.1f}): the constrained moves are not "
+        "mixing there, so log_volume may be biased low even though its stderr includes the spread. "
+        f"What to do: {cure}; raise num_steps (now {num_steps}) or num_live (now {num_live}); then check "
+        "that a larger run agrees", PoorMixingWarning, stacklevel=3)
 
 
 def _summarize(out: _Levels, t: np.ndarray, num_live: int, num_delete: int, num_steps: int,
@@ -149,7 +239,7 @@ def _summarize(out: _Levels, t: np.ndarray, num_live: int, num_delete: int, num_
         dim, dim_se = _volume_dimension(log_v, k_star, j, t, var_shrink, num_live)
     else:
         dim = dim_se = np.full(1, np.nan)
-    _warn_poor_mixing(t, inflation, int(levels.shape[1]))
+    _warn_poor_mixing(t, inflation, int(levels.shape[1]), num_live, num_steps, coordinate_steps)
     stop = "reached" if np.all(reached) else ("budget" if count >= max_levels else "stagnated")
     deepest = float(np.max(levels[-1])) if count else np.inf
     if stop == "budget":
@@ -160,22 +250,19 @@ def _summarize(out: _Levels, t: np.ndarray, num_live: int, num_delete: int, num_
             f"{int(missed.sum())} radius/radii eps2 ≤ {t[missed].max():.3g} lie below the deepest level the "
             f"run could reach (D ≈ {deepest:.3g} after {count} levels: D stops decreasing there); their "
             "log_volume is NaN (not extrapolated)", UnreachedVolumeWarning, stacklevel=3)
-    diagnostics = {
-        "num_evaluations": int(evals.sum()) + initial_evaluations, "num_levels": count,
-        "num_live": num_live, "num_delete": num_delete, "num_runs": int(levels.shape[1]),
-        "num_steps": num_steps, "num_proposals": num_proposals, "coordinate_steps": coordinate_steps,
-        "stop": stop, "seconds": seconds,
-        "levels": levels[1:], "log_volume_levels": mean_shrink * np.arange(1, count + 1),
-        "acceptance": out.moved[:count], "evaluations": evals,
-        "evaluations_per_step": evals / (num_live * num_steps),
-        "proposal_acceptance": out.accepted[:count],
-        "divergence_autocorr": autocorr,
-        "moves_ess": num_live * np.clip((1 - autocorr) / (1 + autocorr), 0, 1),
-        "live_divergence": live, "log_volume_runs": log_v,
-        "variance_inflation": inflation, "stderr_theory": np.sqrt(var.mean(0) / var.shape[0]),
-    }
-    return VolumeCurve(eps2=t, log_volume=log_volume, stderr=stderr, effective_dim=dim,
-                       effective_dim_stderr=dim_se, method="nested", diagnostics=diagnostics)
+    info = NestedInfo(
+        num_evaluations=int(evals.sum()) + initial_evaluations, num_levels=count, num_live=num_live,
+        num_delete=num_delete, num_runs=int(levels.shape[1]), num_steps=num_steps,
+        num_proposals=num_proposals, coordinate_steps=coordinate_steps, stop=stop, seconds=seconds,
+        levels=levels[1:],
+        log_volume_levels=mean_shrink * np.arange(1, count + 1), acceptance=out.moved[:count],
+        evaluations=evals, evaluations_per_step=evals / (num_live * num_steps),
+        proposal_acceptance=out.accepted[:count], divergence_autocorr=autocorr,
+        moves_ess=num_live * np.clip((1 - autocorr) / (1 + autocorr), 0, 1), live_divergence=live,
+        log_volume_runs=log_v, variance_inflation=inflation,
+        stderr_theory=np.sqrt(var.mean(0) / var.shape[0]))
+    return VolumeCurve(eps2=t, log_volume=log_volume, stderr=stderr, volume_dimension=dim,
+                       volume_dimension_stderr=dim_se, method="nested", diagnostics=info)
 
 
 def _raise_budget(levels: np.ndarray, mean_shrink: float, num_live: int, num_delete: int, t_min: float,
@@ -205,12 +292,12 @@ def nested_gibbs_bound(curve: VolumeCurve, n: Any) -> Estimate:
     the integral. Reliable while the final live points resolve e^{−nD}, i.e. n·(deepest level) ≲ dimension.
     """
     diag = curve.diagnostics
-    if curve.method != "nested" or "live_divergence" not in diag:
+    if not isinstance(diag, NestedInfo):
         raise NestedSamplingError("nested_gibbs_bound needs a curve made by sampled_volume / nested_volume")
     n = np.atleast_1d(np.asarray(n, dtype=float))
     if not np.all(np.isfinite(n)) or np.any(n < 0):
         raise NestedSamplingError(f"n must be finite and ≥ 0, got {n}")
-    live, num_live, num_delete = diag["live_divergence"], diag["num_live"], diag["num_delete"]
+    live, num_live, num_delete = diag.live_divergence, diag.num_live, diag.num_delete
     count = live.shape[0] - 1
     mean_shrink, var_shrink = _shrinkage(num_live, num_delete)
     removed = live[:count, :, num_live - num_delete:]  # (count, R, K)
@@ -226,22 +313,7 @@ def nested_gibbs_bound(curve: VolumeCurve, n: Any) -> Estimate:
 
 
 def to_arviz(curve: VolumeCurve) -> xr.DataTree:
-    """The sampler's health per (run, level) as an ArviZ DataTree (group ``sample_stats``).
-
-    Variables: ``level`` (D threshold, nats), ``acceptance`` (fraction of slice updates, elliptical and
-    coordinate, that found a new point), ``proposal_acceptance`` (fraction of independence proposals
-    accepted; 0 at levels where they are not used), ``evaluations`` (D evaluations), ``evaluations_per_step``,
-    ``steps`` (elliptical slice steps per point), ``coordinate_steps`` (coordinate slice updates per point),
-    ``divergence_autocorr`` (correlation of log D before/after the moves) and ``moves_ess`` (N(1−ρ)/(1+ρ),
-    the effective number of fresh points per level).
-    """
-    from arviz_base import from_dict
-
-    diag = curve.diagnostics
-    names = ["levels", "acceptance", "proposal_acceptance", "evaluations", "evaluations_per_step",
-             "divergence_autocorr", "moves_ess"]
-    data = {("level" if k == "levels" else k): np.asarray(diag[k], dtype=float).T for k in names}
-    data["steps"] = np.full_like(data["level"], diag["num_steps"])
-    data["coordinate_steps"] = np.full_like(data["level"], diag.get("coordinate_steps", 0))
-    return from_dict({"sample_stats": data}, sample_dims=["run", "level_index"],
-                     attrs={"sample_stats": {"method": "nested", "num_evaluations": diag["num_evaluations"]}})
+    """The health of the nested run behind ``curve`` as an ArviZ DataTree (:meth:`NestedInfo.to_arviz`)."""
+    if not isinstance(curve.diagnostics, NestedInfo):
+        raise NestedSamplingError("to_arviz needs a curve made by sampled_volume / nested_volume")
+    return curve.diagnostics.to_arviz()
