@@ -446,6 +446,7 @@ def kl_estimate(
     stderr sd_k(L_k)/(m √N), L_k the k-th draw's control-variated log-ratio summed over the m rows.
     """
     model_kwargs = mc.resolve_covariates(covariates, model_kwargs)
+    key = None if key is None else as_key(key)  # checked even where the closed form needs no key
     site0 = _truth_site(mc, params0, model_kwargs)
     site = mc.observed_trace(params, model_kwargs)[mc.observed_site]
     fn0, fn = site0["fn"], site["fn"]
@@ -501,6 +502,7 @@ def kl_function(
     the module docstring), evaluated in chunks of draws so that its memory stays bounded under vmap.
     """
     model_kwargs = mc.resolve_covariates(covariates, model_kwargs)
+    key = None if key is None else as_key(key)
     site0 = _truth_site(mc, params0, model_kwargs)
     fn0 = site0["fn"]
     m = _num_rows(mc, site0)
