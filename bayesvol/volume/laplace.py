@@ -242,6 +242,8 @@ def laplace_volume(
 
     """
     t = _check_eps2(eps2)
+    if method not in ("auto", "dense", "gram", "lanczos"):  # before the prior's Gaussian fit
+        raise LaplaceError(f"method must be 'auto', 'dense', 'gram' or 'lanczos', got {method!r}")
     try:
         z0 = mc.flatten(params0)
     except ModelClassError as err:
