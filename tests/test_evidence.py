@@ -68,6 +68,7 @@ def test_grid_quadrature_is_converged(logistic):
     assert abs(default - logistic_grid_log_q(covariates["x"], y, 2.0, half_width=10.0, h=0.05)) < 1e-9
 
 
+@pytest.mark.slow
 def test_tempered_path_logistic_matches_grid(logistic):
     zoo, covariates, y = logistic
     exact = logistic_grid_log_q(covariates["x"], y, 2.0)

@@ -61,6 +61,7 @@ def test_kt_expected_regret_exact_sum_and_asymptote(kt):
     assert 3 * gap_100 < gap_25 < 8 * gap_100
 
 
+@pytest.mark.slow
 def test_kt_regret_curve_seeds(kt):
     ns = [1, 2, 10, 50]
     ds = regret_curve(kt.model_class, kt, ns, range(30), ("mixture", "plugin"), key=jax.random.PRNGKey(0),
@@ -105,6 +106,7 @@ def exact_volume_curve(x, theta0, sigma, tau, eps2):
     return bv.VolumeCurve(eps2, log_v, zeros, zeros, zeros, "exact")
 
 
+@pytest.mark.slow
 def test_linear_expected_regret_and_bounds():
     d, n_max, sigma, tau = 6, 24, 1.0, 1.0
     zoo = models.linear_regression(d=d, sigma=sigma, tau=tau)
@@ -137,6 +139,7 @@ def test_linear_expected_regret_and_bounds():
         assert abs(gibbs[0] - bound) < 0.05  # B_n from the 300-point grid of the exact curve
 
 
+@pytest.mark.slow
 def test_polynomial_overparameterized():
     zoo = models.polynomial_regression(degree=40)
     ns = [10, 30, 100]
@@ -158,6 +161,7 @@ def lin2():
     return models.linear_regression(d=2)
 
 
+@pytest.mark.slow
 def test_chain_rule(lin2):
     zoo = lin2
     ns = [1, 2, 3, 4]
@@ -172,6 +176,7 @@ def test_chain_rule(lin2):
     assert abs(float(gap.mean())) <= 4 * se, (float(gap.mean()), se)
 
 
+@pytest.mark.slow
 def test_agnostic_dataset_truth(lin2):
     zoo = lin2
     # a data set outside the class: heavy-tailed noise and a quadratic term
@@ -213,6 +218,7 @@ def test_bad_input(kt, lin2):
         compare(lin2.model_class, y[:8], key=jax.random.PRNGKey(0), **covariates)
 
 
+@pytest.mark.slow
 def test_agnostic_truth_from_another_model():
     import numpyro
     import numpyro.distributions as dist
