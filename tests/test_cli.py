@@ -127,6 +127,7 @@ def test_usage_error_is_one_line(capsys) -> None:
     assert len(err.strip().splitlines()) == 1 and "--no-such-flag" in err
 
 
+@pytest.mark.slow
 def test_default_experiment_small(capsys, tmp_path: Path) -> None:
     """`bayesvol run` at reduced size: the mixture's regret sits below both volume bounds (nats), the
     Laplace B_n (exact here: D is quadratic) lies below the ball bound, k_eff ≪ d, and ERM loses."""

@@ -77,6 +77,7 @@ def test_tempered_path_logistic_matches_grid(logistic):
     assert abs(run.value - exact) <= 3 * run.stderr
 
 
+@pytest.mark.slow
 def test_sequential_path_gives_the_whole_curve(logistic):
     zoo, covariates, y = logistic
     x40, y40 = covariates["x"][:40], y[:40]

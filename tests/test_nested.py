@@ -381,6 +381,7 @@ def test_budget_too_small_says_what_is_needed(bernoulli_mc):
     assert abs(needed - exact_need) <= 0.3 * exact_need, (needed, exact_need)
 
 
+@pytest.mark.slow
 def test_radii_below_reach_are_nan_with_warning(bernoulli_mc):
     # D with a floor of 0.01: radii below it cannot be reached; they are NaN, never extrapolated.
     zoo, mc, fns = bernoulli_mc

@@ -193,6 +193,7 @@ def test_agnostic_dataset_truth(lin2):
         regret_curve(zoo.model_class, truth, [20, 500], [0], key=jax.random.PRNGKey(0))
 
 
+@pytest.mark.slow
 def test_compare_heldout_and_prequential(lin2):
     zoo = lin2
     covariates, y = zoo.simulate(jax.random.PRNGKey(6), 60)
