@@ -89,6 +89,7 @@ def test_user_model_file_volume_matches_the_exact_beta_volume(capsys, tmp_path: 
     assert checked == len(rows) >= 40
 
 
+@pytest.mark.slow
 def test_default_experiment_small(capsys, tmp_path: Path) -> None:
     """`bayesvol run` at reduced size: the mixture's regret sits below both volume bounds (nats), the
     Laplace B_n (exact here: D is quadratic) lies below the ball bound, k_eff ≪ d, and ERM loses."""

@@ -43,6 +43,7 @@ def test_bernoulli_fisher_in_logit():
     np.testing.assert_allclose(gram.eigenvalues, [0.21], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_gram_equals_dense_for_mlp(mlp):
     zoo, cov, f_dense = mlp
     mc = zoo.model_class
@@ -60,6 +61,7 @@ def test_gram_equals_dense_for_mlp(mlp):
     np.testing.assert_allclose(f_tilde @ v, v * gram.eigenvalues[:3], atol=1e-8 * gram.eigenvalues[0])
 
 
+@pytest.mark.slow
 def test_lanczos_matches_dense_on_top_eigenvalues(mlp):
     zoo, cov, f_dense = mlp
     mc = zoo.model_class
@@ -71,6 +73,7 @@ def test_lanczos_matches_dense_on_top_eigenvalues(mlp):
     np.testing.assert_allclose(lanczos.weights.sum(), mc.dim, rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_categorical_gram_rank():
     zoo = models.get("mlp_classification", d_in=3, widths=(8,), d_out=3)
     cov = zoo.sample_covariates(jax.random.PRNGKey(2), 10)

@@ -73,6 +73,7 @@ def test_grid_quadrature_is_converged(logistic):
     assert abs(default - logistic_grid_log_q(covariates["x"], y, 2.0, half_width=10.0, h=0.05)) < 1e-9
 
 
+@pytest.mark.slow
 def test_tempered_path_logistic_matches_grid(logistic):
     zoo, covariates, y = logistic
     exact = logistic_grid_log_q(covariates["x"], y, 2.0)
@@ -81,6 +82,7 @@ def test_tempered_path_logistic_matches_grid(logistic):
     assert abs(run.value - exact) <= 3 * run.stderr
 
 
+@pytest.mark.slow
 def test_sequential_path_gives_the_whole_curve(logistic):
     zoo, covariates, y = logistic
     x40, y40 = covariates["x"][:40], y[:40]

@@ -30,6 +30,7 @@ def test_all_examples_are_tested():
                      "04_flat_minima", "05_agnostic_real_data", "06_singular_models", "07_fit_and_diagnose"]
 
 
+@pytest.mark.slow
 def test_01_regret_below_volume_bounds(tmp_path):
     result = run_example("01_bounds_across_zoo", tmp_path)
     assert (tmp_path / "table.txt").exists()
@@ -45,6 +46,7 @@ def test_01_regret_below_volume_bounds(tmp_path):
             assert np.all(r["R_n"] <= r["B_n_laplace"] + 4 * r["R_n_se"]), name
 
 
+@pytest.mark.slow
 def test_02_regret_tracks_effective_dimension(tmp_path):
     r = run_example("02_overparameterization", tmp_path)
     n, d = r["n"], r["d"]
@@ -60,6 +62,7 @@ def test_02_regret_tracks_effective_dimension(tmp_path):
     assert np.all(r["r_mixture"][over] < 1.0)
 
 
+@pytest.mark.slow
 def test_03_simple_truths_cost_less(tmp_path):
     r = run_example("03_complexity_range", tmp_path)
     for label, comp in r["complexity"].items():  # (scale, truth)
@@ -68,6 +71,7 @@ def test_03_simple_truths_cost_less(tmp_path):
         assert comp[0].max() < comp[-1].min(), (label, comp)
 
 
+@pytest.mark.slow
 def test_04_small_batches_find_flatter_minima(tmp_path):
     r = run_example("04_flat_minima", tmp_path)
     small, large = r["runs"].values()
@@ -78,6 +82,7 @@ def test_04_small_batches_find_flatter_minima(tmp_path):
         assert run["train_loss"] < run["test_loss"] + 0.5
 
 
+@pytest.mark.slow
 def test_05_agnostic_projection_and_losses(tmp_path):
     r = run_example("05_agnostic_real_data", tmp_path)
     assert np.all(np.isfinite(r["theta_star"]))
@@ -93,6 +98,7 @@ def test_05_agnostic_projection_and_losses(tmp_path):
     assert r["volume_dim"][0] == pytest.approx(r["dim"], rel=0.01)
 
 
+@pytest.mark.slow
 def test_06_volume_dimension_is_twice_the_learning_coefficient(tmp_path):
     models = run_example("06_singular_models", tmp_path)["models"]
     r = models["gaussian_mixture"]
@@ -114,6 +120,7 @@ def test_06_volume_dimension_is_twice_the_learning_coefficient(tmp_path):
     assert r["log_v_laplace"][0] - r["log_v_mcmc"][0] > 5 * r["log_v_mcmc_se"][0]
 
 
+@pytest.mark.slow
 def test_07_fit_converges_to_the_known_posterior(tmp_path):
     r = run_example("07_fit_and_diagnose", tmp_path)
     assert (tmp_path / "trace.png").exists() and (tmp_path / "summary.txt").exists()

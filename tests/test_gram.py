@@ -50,6 +50,7 @@ def test_weight_blocks_only_where_factoring_saves_work():
     assert weight_blocks(layout) == [(0, 10, 40), (480, 6, 50)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sqrt_cov", [None, "graded"])
 def test_mlp_fisher_spectrum_through_factored_blocks(sqrt_cov):
     # A dense layer's per-example gradient is x δᵀ: with an isotropic (or no) prior whitening the W0

@@ -74,7 +74,7 @@ def _calls(kt, lin):
 
 
 # 25–90 s each on a loaded machine (compilation); their modules have fast tests elsewhere
-SLOW = {"sampled_volume", "fit", "log_marginal", "sequential_log_marginal"}
+SLOW = {"sampled_volume", "fit", "log_marginal", "sequential_log_marginal", "online_regret"}
 NAMES = [
     "kl", "kl_estimate", "fisher_spectrum", "laplace_volume", "sampled_volume", "fit", "log_marginal",
     "sequential_log_marginal", "online_regret", "predictive_log_loss/plugin", "predictive_log_loss/ensemble",

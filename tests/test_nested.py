@@ -78,6 +78,7 @@ def linear10():
     return zoo, a_mat, curve, gchisq_log_cdf(eps2, a, centers)
 
 
+@pytest.mark.slow
 def test_linear_gaussian_d10_down_to_minus_200(linear10):
     _, _, curve, exact = linear10
     assert exact[0] < -198
@@ -85,6 +86,7 @@ def test_linear_gaussian_d10_down_to_minus_200(linear10):
     assert curve.method == "nested" and curve.diagnostics.stop == "reached"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("d, m", [(50, 200), (50, 20)], ids=["d50", "d50-rank20"])
 def test_linear_gaussian_d50_down_to_minus_200(d, m):
     zoo, x, _, a, centers = linear_case(d, m)
@@ -96,6 +98,7 @@ def test_linear_gaussian_d50_down_to_minus_200(d, m):
     assert_close(curve, exact)
 
 
+@pytest.mark.slow
 def test_volume_dimension_matches_exact_slope(linear10):
     # The estimator's k(t) is 2 d log V / d log t by central differences on the eps2 grid: compare with the
     # same differences of the exact curve; its stderr pools the order statistics with the 4 runs' spread.
@@ -108,6 +111,7 @@ def test_volume_dimension_matches_exact_slope(linear10):
     assert abs(np.mean(curve.volume_dimension[:4]) - 10.0) < 1.0  # k → d as t → 0
 
 
+@pytest.mark.slow
 def test_gibbs_bound_matches_closed_form(linear10):
     # D = (θ−θ0)ᵀA(θ−θ0) and w = N(0, τ²I) exactly: B_n = ½ log det(I + 2nτ²A) + n θ0ᵀ A (I + 2nτ²A)⁻¹ θ0.
     zoo, a_mat, curve, _ = linear10
@@ -122,6 +126,7 @@ def test_gibbs_bound_matches_closed_form(linear10):
     assert np.all(np.abs(est.value - np.array(exact)) <= np.maximum(0.3, 3 * est.stderr)), (est, exact)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("coordinate_steps", [0, 5], ids=["ess", "ess+coordinates"])
 def test_stderr_is_calibrated_over_seeds(coordinate_steps):
     # 30 independent runs of a cheap problem: the z-scores against the exact volume must have standard
@@ -222,6 +227,7 @@ def _polar_volume(divergence, center, eps2, log_density, r_max, num_angles=2048,
     return full, half
 
 
+@pytest.mark.slow
 def test_categorical_dirichlet_exact():
     # θ ~ Dirichlet(1, 1, 1) (density 2 on the simplex), sampled through NumPyro's stick-breaking
     # bijection; D(θ) = Σ p0 log(p0/θ) is convex and infinite on the simplex's boundary.
@@ -258,6 +264,7 @@ def halfnormal_log_scale(n=1, x=None):
         numpyro.sample("x", dist.Normal(0.0, jnp.exp(log_sigma)), obs=x)
 
 
+@pytest.mark.slow
 def test_halfnormal_scale_exact_and_reparameterization_invariant():
     # σ ~ HalfNormal(1): D(σ) = log(σ/σ0) + σ0²/(2σ²) − ½, the ball an interval, V exact. The class with the
     # prior on σ (sampled through NumPyro's exp bijection, Jacobian in log_prior) and the same class with the
@@ -281,6 +288,7 @@ def test_halfnormal_scale_exact_and_reparameterization_invariant():
     assert np.all(diff <= np.maximum(0.3, 3 * np.hypot(a.stderr, b.stderr))), (a.log_volume, b.log_volume)
 
 
+@pytest.mark.slow
 def test_logistic_regression_two_weights_exact():
     zoo = models.logistic_regression(d=2)
     mc = zoo.model_class
@@ -303,6 +311,7 @@ def test_logistic_regression_two_weights_exact():
     assert np.all(np.abs(curve.log_volume[:3] - laplace.log_volume) <= np.maximum(0.3, 3 * curve.stderr[:3]))
 
 
+@pytest.mark.slow
 def test_singular_mixture_volume_dimension_and_laplace_disagreement():
     # ½N(μ1,1) + ½N(μ2,1) at μ1 = μ2 = 0: D ≈ ½ m² + ¼ δ⁴ (m, δ the half sum and difference), λ = 3/4, so
     # V(t) ~ c t^{3/4} and k(t) → 2λ = 1.5. Laplace sees only the quadratic direction m (the Fisher
@@ -325,6 +334,7 @@ def test_singular_mixture_volume_dimension_and_laplace_disagreement():
 
 
 # ------------------------------------------------------------------------ diagnostics and bad input
+@pytest.mark.slow
 def test_diagnostics_convert_to_arviz(linear10):
     _, _, curve, _ = linear10
     diag = curve.diagnostics
@@ -410,6 +420,7 @@ def test_budget_too_small_says_what_is_needed(bernoulli_mc):
     assert abs(needed - exact_need) <= 0.3 * exact_need, (needed, exact_need)
 
 
+@pytest.mark.slow
 def test_radii_below_reach_are_nan_with_warning(bernoulli_mc):
     # D with a floor of 0.01: radii below it cannot be reached; they are NaN, never extrapolated.
     zoo, mc, fns = bernoulli_mc
@@ -435,6 +446,7 @@ def rrr():
     return zoo, zoo.sample_covariates(jax.random.PRNGKey(1), 200)["x"]
 
 
+@pytest.mark.slow
 def test_reduced_rank_regression_mixes_and_k_approaches_twice_lambda(rrr):
     # With the defaults, D's growth along the directions its Hessian leaves flat switches on the coordinate
     # slice moves (12 per level here); the runs then agree (no PoorMixingWarning: warnings are errors) and
@@ -470,6 +482,7 @@ def test_reduced_rank_regression_mixes_and_k_approaches_twice_lambda(rrr):
     assert gap > 5.0 and gap > 5 * curve.stderr[0], gap
 
 
+@pytest.mark.slow
 def test_poor_mixing_is_reported(rrr):
     """Elliptical slice moves alone (no coordinate or independence moves) do not mix on
     the curved level sets; the runs disagree and the estimator must say so rather than stay silent."""

@@ -100,3 +100,31 @@ def test_bad_input(kt, linear):
     with pytest.raises(bv.ModelClassError, match="rows"):
         predictive_log_loss(zoo.model_class, "plugin", y_train, y_test[:10], key=jax.random.PRNGKey(0),
                             train_covariates=cov_train, test_covariates=cov_test)
+
+
+def test_a_registered_predictor_is_dispatched_with_the_one_signature(kt):
+    from bayesvol.regret import predictors
+
+    def laplace_rule(mc, train, train_covariates, test, test_covariates, *, key, num_train, options):
+        # Laplace's rule of succession on the first num_train rows: q(1) = (k + 1) / (n + 2)
+        k = jnp.sum(jnp.asarray(train)[:num_train])
+        p_one = (k + options["pseudo"]) / (num_train + 2 * options["pseudo"])
+        return jnp.where(jnp.asarray(test) == 1, jnp.log(p_one), jnp.log1p(-p_one))
+
+    bv.register_predictor("laplace-rule", laplace_rule)
+    try:
+        assert "laplace-rule" in bv.PREDICTORS
+        train = jnp.array([1, 0, 0, 1, 1, 1])  # k = 1 in the first 3 rows
+        loss = bv.predictive_log_loss(kt.model_class, "laplace-rule", train, jnp.array([0, 1]),
+                                      key=jax.random.key(0), num_train=3, options={"pseudo": 1.0},
+                                      train_covariates={"n": 6}, test_covariates={"n": 2})
+        np.testing.assert_allclose(np.asarray(loss.log_loss), -np.log([3 / 5, 2 / 5]), rtol=1e-14)
+        assert loss.predictor == "laplace-rule"
+        with pytest.raises(bv.ModelClassError, match="at least one training datum"):
+            bv.predictive_log_loss(kt.model_class, "laplace-rule", train, jnp.array([1]),
+                                   key=jax.random.key(0), num_train=0, options={"pseudo": 1.0})
+        with pytest.raises(bv.InputError, match="already registered"):
+            bv.register_predictor("laplace-rule", laplace_rule)
+    finally:
+        del predictors._REGISTRY["laplace-rule"]
+    assert tuple(bv.PREDICTORS) == ("mixture", "plugin", "map", "sgld", "ensemble")

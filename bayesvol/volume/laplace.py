@@ -285,6 +285,8 @@ def laplace_volume(
         raise ModelClassError(
             f"laplace_volume needs a normalized prior w; the factor site(s) {list(mc.factor_sites)} reweight "
             "it by an unknown constant (fit and log_marginal accept them)")
+    if method not in ("auto", "dense", "gram", "lanczos"):  # before the prior's Gaussian fit
+        raise LaplaceError(f"method must be 'auto', 'dense', 'gram' or 'lanczos', got {method!r}")
     try:
         z0 = mc.flatten(params0)
     except ModelClassError as err:
