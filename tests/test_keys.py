@@ -41,8 +41,8 @@ def _calls(kt, lin):
     kmc, kp, lmc, lp = kt.model_class, kt.true_params, zoo.model_class, zoo.true_params
     other = {"theta": lp["theta"] + 0.5}
     return {
-        "kl": lambda k: bv.kl(lmc, lp, other, key=k, num_samples=16, x=x),
-        "kl_estimate": lambda k: bv.kl_estimate(kmc, kp, {"p": 0.5}, key=k, num_samples=16, n=3),
+        "kl": lambda k: bv.kl(lmc, lp, other, key=k, kl_draws=16, x=x),
+        "kl_estimate": lambda k: bv.kl_estimate(kmc, kp, {"p": 0.5}, key=k, kl_draws=16, n=3),
         "fisher_spectrum": lambda k: bv.fisher_spectrum(lmc, lp, method="lanczos", num_matvecs=2, key=k, x=x),
         "laplace_volume": lambda k: bv.laplace_volume(lmc, lp, EPS2, key=k, x=x),
         "sampled_volume": lambda k: bv.sampled_volume(kmc, kp, EPS2, key=k, num_live=8, num_runs=2,
@@ -89,6 +89,8 @@ def _numbers(result):
         return [np.asarray(v) for _, v in sorted(result.data_vars.items())]
     if dataclasses.is_dataclass(result):
         result = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+    if isinstance(result, tuple) and hasattr(result, "_asdict"):  # typed records (NestedInfo, …)
+        result = result._asdict()
     if isinstance(result, dict):
         return [n for k, v in result.items() if k != "seconds" for n in _numbers(v)]
     if isinstance(result, (tuple, list)):

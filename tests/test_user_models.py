@@ -353,7 +353,7 @@ def test_simulate_with_data_given_at_construction_draws_fresh_values():
     draws = [mc2.simulate(jax.random.PRNGKey(k), {"b": jnp.asarray(1.0)}, x=X[:4]) for k in (0, 1)]
     assert not np.array_equal(draws[0], y) and not np.array_equal(draws[0], draws[1])
     # covariates that carry the data for the site are refused, not echoed back
-    with pytest.raises(bv.ModelClassError, match="received data through the covariates"):
+    with pytest.raises(bv.ModelClassError, match=r"feeds the observed site .y.: pass its values as data"):
         mc2.simulate(jax.random.PRNGKey(0), {"b": jnp.asarray(1.0)}, x=X[:4], y=y)
 
 
