@@ -14,7 +14,8 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["BayesvolError", "BayesvolWarning", "InputError", "ModelClassError", "as_key", "check_memory"]
+__all__ = ["BayesvolError", "BayesvolWarning", "InputError", "ModelClassError", "as_key", "check_counts",
+           "check_memory"]
 
 
 class BayesvolError(Exception):
@@ -31,6 +32,13 @@ class InputError(BayesvolError, ValueError):
 
 class ModelClassError(InputError):
     """A model, its parameters, covariates or data do not fit together."""
+
+
+def check_counts(low: int = 1, error: type[InputError] = InputError, **counts: Any) -> None:
+    """Each count must be an integer ≥ ``low`` (a bool is not a count); the first that is not is named."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise error(f"{name} must be an integer ≥ {low}, got {value!r}")
 
 
 def _physical_memory() -> int:

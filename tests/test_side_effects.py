@@ -125,7 +125,7 @@ def test_use_host_devices_before_and_after_jax_starts():
     lines = run.stdout.strip().splitlines()
     assert lines[0] == "3 None"  # three CPU devices, and no environment variable touched
     assert lines[1].startswith("refused: use_host_devices(2) came too late") and "3 device(s)" in lines[1]
-    assert lines[2].startswith("bad count: count must be a positive integer")
+    assert lines[2].startswith("bad count: count must be an integer ≥ 1")
 
 
 def test_import_alone_gives_one_device():

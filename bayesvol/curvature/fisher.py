@@ -43,7 +43,7 @@ import xarray as xr
 
 from bayesvol.curvature.gram import gram_matrix, weight_blocks
 from bayesvol.divergence.kl import distribution_kl, kl_function
-from bayesvol.errors import InputError, as_key, check_memory
+from bayesvol.errors import InputError, as_key, check_counts, check_memory
 from bayesvol.model.covariates import freeze, merge_covariates, num_rows, thaw
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
@@ -528,8 +528,7 @@ def fisher_spectrum(
         return spectrum_from_matrix(_hessian(mc, z0, p0, data, model_kwargs, kl_draws), sqrt_cov=sqrt_cov,
                                     project=project, num_eigenvectors=num_eigenvectors)
     key = jax.random.PRNGKey(0) if key is None else as_key(key)
-    if isinstance(num_matvecs, bool) or not isinstance(num_matvecs, (int, np.integer)) or num_matvecs < 1:
-        raise CurvatureError(f"num_matvecs must be a positive integer, got {num_matvecs!r}")
+    check_counts(error=CurvatureError, num_matvecs=num_matvecs)
     check_memory(8.0 * min(num_matvecs, d) * d, f"the Lanczos basis ({min(num_matvecs, d)} × {d})",
                  "use fewer num_matvecs")
     return _lanczos_spectrum(mc, z0, p0, data, model_kwargs, sqrt_cov, project, num_eigenvectors, num_matvecs,

@@ -29,7 +29,7 @@ import numpyro.distributions as dist
 from jax.scipy.special import logsumexp
 
 from bayesvol.divergence.kl import Estimate
-from bayesvol.errors import BayesvolError, InputError, as_key
+from bayesvol.errors import BayesvolError, InputError, as_key, check_counts
 from bayesvol.inference.fit import prepare_data
 from bayesvol.model.covariates import Static, merge_covariates, thaw
 from bayesvol.model.model_class import Array, ModelClass, prior_sample
@@ -175,7 +175,7 @@ def tempered_log_marginal(
     advancing with the tempering λ), only when stderr is a terminal.
     """
     key = as_key(key)
-    _check_counts(num_particles=num_particles, num_repeats=num_repeats, num_mcmc_steps=num_mcmc_steps,
+    check_counts(num_particles=num_particles, num_repeats=num_repeats, num_mcmc_steps=num_mcmc_steps,
                   num_integration_steps=num_integration_steps, num_starts=num_starts, max_steps=max_steps)
     data, model_kwargs = prepare_data(mc, data, covariates, model_kwargs)
     rows, static = mc.row_layout.split(model_kwargs)
@@ -304,7 +304,7 @@ def sequential_log_marginal(
     are the same either way.
     """
     key = as_key(key)
-    _check_counts(num_particles=num_particles, num_repeats=num_repeats, num_mcmc_steps=num_mcmc_steps)
+    check_counts(num_particles=num_particles, num_repeats=num_repeats, num_mcmc_steps=num_mcmc_steps)
     data, model_kwargs = prepare_data(mc, data, covariates, model_kwargs)
     rows, static = mc.row_layout.split(model_kwargs)
     runner = _sequential_runner(mc, static, num_particles, num_mcmc_steps)
@@ -320,12 +320,6 @@ def sequential_log_marginal(
 
 
 # ------------------------------------------------------------------------------------------- front door
-def _check_counts(**counts: int) -> None:
-    for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"{name} must be a positive integer, got {value!r}")
-
-
 _TEMPERED_ONLY = ("num_integration_steps", "num_starts", "max_steps")
 
 

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer import MCMC, NUTS
 
-from bayesvol.errors import BayesvolError, BayesvolWarning, InputError, as_key
+from bayesvol.errors import BayesvolError, BayesvolWarning, InputError, as_key, check_counts
 from bayesvol.model.covariates import num_rows
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 
@@ -140,8 +140,7 @@ def use_host_devices(count: int) -> None:
         JAX's backend is already initialized with another device count.
 
     """
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-        raise InputError(f"count must be a positive integer, got {count!r}")
+    check_counts(count=count)
     try:
         jax.config.update("jax_num_cpu_devices", int(count))
     except RuntimeError as err:
@@ -252,10 +251,8 @@ def fit(
 
     """
     key = as_key(key)
-    for name, value, low in (("num_chains", num_chains, 1), ("num_warmup", num_warmup, 0),
-                             ("num_samples", num_samples, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise InputError(f"{name} must be an integer ≥ {low}, got {value!r}")
+    check_counts(num_chains=num_chains, num_samples=num_samples)
+    check_counts(low=0, num_warmup=num_warmup)
     if chain_method not in (None, "parallel", "vectorized", "sequential"):
         raise InputError(
             f"chain_method must be 'parallel', 'vectorized' or 'sequential', got {chain_method!r}")

@@ -15,11 +15,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 import optax.tree_utils as otu
 
-from bayesvol.errors import InputError, as_key
+from bayesvol.errors import InputError, as_key, check_counts
 from bayesvol.model.covariates import Static, thaw
 from bayesvol.model.covariates import num_rows as _num_rows
 from bayesvol.model.model_class import Array, ModelClass, prior_sample
@@ -77,12 +76,6 @@ def _lbfgs(objective: Callable[[Array], Array], z0: Array, maxiter: int, tol: fl
     return z, otu.tree_get(state, "count")
 
 
-def _check_positive(**counts: int) -> None:
-    for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"{name} must be a positive integer, got {value!r}")
-
-
 @functools.lru_cache(maxsize=32)
 def _prior_draws(mc: ModelClass) -> Callable[[Array], Array]:
     """Compiled keys (K, 2) -> K prior draws as flat z (K, d)."""
@@ -91,7 +84,7 @@ def _prior_draws(mc: ModelClass) -> Callable[[Array], Array]:
 
 def prior_draws(mc: ModelClass, key: Array, num: int) -> Array:
     """``num`` independent draws z ~ w from the prior, flat unconstrained (num, d); one key per draw."""
-    _check_positive(num=num)
+    check_counts(num=num)
     return _prior_draws(mc)(jax.random.split(as_key(key), num))
 
 
@@ -157,7 +150,7 @@ def erm(
     if penalty not in ("none", "map"):
         raise InputError(f"penalty must be 'none' or 'map', got {penalty!r}")
     key = as_key(key)
-    _check_positive(num_starts=num_starts, maxiter=maxiter)
+    check_counts(num_starts=num_starts, maxiter=maxiter)
     data, carried = mc.data_value(data)
     data = jnp.asarray(data)
     model_kwargs = mc.resolve_covariates(covariates, {**carried, **model_kwargs}, data=data)

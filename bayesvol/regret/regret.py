@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from bayesvol.errors import InputError, as_key
+from bayesvol.errors import InputError, as_key, check_counts
 from bayesvol.inference.evidence import sequential_log_marginal
 from bayesvol.inference.fit import ESS_MIN, RHAT_MAX, SamplerWarning, prepare_data
 from bayesvol.model.covariates import RowLayout, infer_layout, num_rows
@@ -338,8 +338,7 @@ def regret_curve(
     if not seeds or min(seeds) < 0:
         raise InputError(f"seeds must be non-empty non-negative integers, got {seeds}")
     _check_predictors(predictors)
-    if isinstance(num_test, bool) or not isinstance(num_test, (int, np.integer)) or num_test < 1:
-        raise InputError(f"num_test must be a positive integer, got {num_test!r}")
+    check_counts(num_test=num_test)
     key = as_key(key)
     truth = as_truth(truth, mc)
     full = getattr(truth, "_full", None)

@@ -8,9 +8,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from bayesvol.errors import InputError, as_key
+from bayesvol.errors import as_key, check_counts
 from bayesvol.model.covariates import Static, thaw
 from bayesvol.model.covariates import num_rows as _num_rows
 from bayesvol.model.model_class import Array, ModelClass
@@ -43,9 +42,7 @@ def sgld(
     needs a per-model step size.
     """
     key = as_key(key)
-    for name, value in (("num_samples", num_samples), ("thin", thin), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"{name} must be a positive integer, got {value!r}")
+    check_counts(num_samples=num_samples, thin=thin, batch_size=batch_size)
     data, carried = mc.data_value(data)
     data = jnp.asarray(data)
     model_kwargs = mc.resolve_covariates(covariates, {**carried, **model_kwargs}, data=data)
