@@ -22,9 +22,13 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # the inner loop: every module, without the tests marked slow (under 2 minutes on 2 quiet cores)
+# The inner loop: the tests not marked slow, on 2 workers, with JAX's persistent compilation cache in
+# .jax-cache (measured on 2 cores: 3.1 min cold, 1.0 min warm). `make test` (CI) stays serial and uncached.
 test-fast: $(VENV)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+	JAX_COMPILATION_CACHE_DIR=$(CURDIR)/.jax-cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
+	JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=-1 \
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" -n 2
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
