@@ -54,6 +54,20 @@ def test_row_layout_is_discovered_by_tracing(design):
     assert infer_layout(3, {"x": jnp.ones((3, 3)), "shift": jnp.zeros(3)}).rows == ("shift", "x")
 
 
+def fixed_rows(x, y=None):
+    """Hard-codes its row count: it cannot be traced at another one."""
+    w = numpyro.sample("w", dist.Normal(0.0, 1.0).expand([2]).to_event(1))
+    with numpyro.plate("rows", 40):
+        numpyro.sample("y", dist.Normal(x.reshape(40, 2) @ w, SIGMA), obs=y)
+
+
+def test_untraceable_row_count_keeps_the_candidates_required(design):
+    mc = bv.ModelClass(fixed_rows, x=design)
+    assert mc.row_layout.rows == ("x",)
+    with pytest.raises(bv.ModelClassError, match=r"covariates are missing: pass x=\.\.\."):
+        bv.kl(mc, {"w": jnp.zeros(2)}, {"w": jnp.ones(2)})
+
+
 def test_take_prefix_concat_follow_the_layout(design):
     mc = bv.ModelClass(linear, x=design)
     y = jnp.arange(40.0)

@@ -171,7 +171,8 @@ def discover_layout(rows_of: Callable[[Mapping[str, Any]], int], kwargs: Mapping
     ``rows_of(kwargs)`` runs the model with those arguments and returns the number of rows of its observed
     site. Candidates are the array arguments whose leading axis has that many entries and the integer
     arguments equal to it; each is confirmed by doubling it (with the other confirmed candidates): the
-    model must then read twice as many rows.
+    model must then read twice as many rows. A model that runs at no other row count keeps every
+    candidate as per-row (required, never silently replaced by the example rows).
     """
     base = rows_of(kwargs)
     arrays = [k for k, v in kwargs.items() if hasattr(v, "shape") and jnp.ndim(v) > 0 and num_rows(v) == base]
@@ -200,5 +201,8 @@ def discover_layout(rows_of: Callable[[Mapping[str, Any]], int], kwargs: Mapping
     else:  # a candidate only happens to have the row count: drop one, else keep those that double alone
         confirmed = next((rest for c in candidates if doubles(rest := [k for k in candidates if k != c])),
                          [k for k in candidates if doubles([k])])
+        # a model that cannot be traced at another row count: take the candidates as per-row, so that
+        # they are required (an error when left out) rather than silently defaulted to the example rows
+        confirmed = confirmed or candidates
     return RowLayout(tuple(sorted(k for k in confirmed if k in arrays)),
                      next((k for k in confirmed if k in counts), None))
