@@ -23,7 +23,7 @@ test: $(VENV)/.installed
 
 # the inner loop: every module, without the tests marked slow (under 2 minutes on 2 quiet cores)
 # The inner loop: the tests not marked slow, on 2 workers, with JAX's persistent compilation cache in
-# .jax-cache (measured on 2 cores: 3.1 min cold, 1.0 min warm). `make test` (CI) stays serial and uncached.
+# .jax-cache (measured on 2 cores: 3–4 min cold, 1.0 min warm). `make test` (CI) stays serial and uncached.
 test-fast: $(VENV)/.installed
 	$(BIN)/ruff check .
 	JAX_COMPILATION_CACHE_DIR=$(CURDIR)/.jax-cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
