@@ -5,7 +5,9 @@ the estimate (a fixed seed makes it deterministic; a correct implementation fail
 ≈ 6·10⁻⁵ per comparison over the choice of seed).
 """
 
+import io
 import os
+import sys
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
@@ -36,3 +38,32 @@ def key():
 def zoo():
     """Every zoo entry with its default options, built once (its ModelClass is cached on the entry)."""
     return {name: models.get(name) for name in sorted(models.REGISTRY)}
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal, so progress bars are drawn."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def progress_spy(monkeypatch):
+    """Call inside the test (pytest re-installs its own stderr after set-up): makes stderr a fake
+    terminal and records every value a progress bar is moved to; returns (values, stderr)."""
+    from bayesvol import progress
+
+    def install():
+        values, terminal = [], _Terminal()
+        advance = progress._advance
+
+        def spy(bar, value, postfix):
+            if bar is not None:
+                values.append(value)
+            advance(bar, value, postfix)
+
+        monkeypatch.setattr(progress, "_advance", spy)
+        monkeypatch.setattr(sys, "stderr", terminal)
+        return values, terminal
+
+    return install

@@ -1,5 +1,3 @@
-import io
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +7,6 @@ from jax.scipy.special import logsumexp
 
 import bayesvol as bv
 import bayesvol_zoo as models
-from bayesvol import progress as progress_module
 from bayesvol.inference import evidence
 from bayesvol.inference.evidence import log_marginal, sequential_log_marginal, tempered_log_marginal
 
@@ -113,34 +110,11 @@ def test_bad_input():
         log_marginal(lin.model_class, y, key=jax.random.PRNGKey(0), method="nested", **covariates)
 
 
-class _Terminal(io.StringIO):
-    """A stderr that says it is a terminal, so the progress bar is drawn."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-def on_terminal(monkeypatch):
-    """Make stderr a fake terminal (inside the test: pytest re-installs its own stderr after set-up) and
-    record every value a progress bar is moved to."""
-    values, terminal = [], _Terminal()
-    advance = progress_module._advance
-
-    def spy(bar, value, postfix):
-        if bar is not None:
-            values.append(value)
-        advance(bar, value, postfix)
-
-    monkeypatch.setattr(progress_module, "_advance", spy)
-    monkeypatch.setattr(sys, "stderr", terminal)
-    return values, terminal
-
-
-def test_sequential_progress_changes_no_number_and_compiles_once(logistic, monkeypatch):
+def test_sequential_progress_changes_no_number_and_compiles_once(logistic, progress_spy):
     zoo, covariates, y = logistic
     x20, y20 = covariates["x"][:20], y[:20]
     options = {"key": jax.random.PRNGKey(5), "num_particles": 64, "num_repeats": 3, "x": x20}
-    values, terminal = on_terminal(monkeypatch)
+    values, terminal = progress_spy()
     plain = sequential_log_marginal(zoo.model_class, y20, progress=False, **options)
     assert values == [] and terminal.getvalue() == ""
     shown = sequential_log_marginal(zoo.model_class, y20, **options)  # progress=True is the default
@@ -151,9 +125,9 @@ def test_sequential_progress_changes_no_number_and_compiles_once(logistic, monke
     assert runner._cache_size() == 1  # one program serves both
 
 
-def test_tempered_progress_changes_no_number(linear10, monkeypatch):
+def test_tempered_progress_changes_no_number(linear10, progress_spy):
     zoo, covariates, y = linear10
-    values, terminal = on_terminal(monkeypatch)
+    values, terminal = progress_spy()
     options = {"key": jax.random.PRNGKey(6), "num_particles": 64, "num_repeats": 2, **covariates}
     plain = tempered_log_marginal(zoo.model_class, y, progress=False, **options)
     assert values == []

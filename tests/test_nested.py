@@ -5,9 +5,7 @@ two cores; the tolerance of every comparison is max(0.3 nats, 3 × the reported 
 estimator's own error bar, whose calibration is tested separately over 30 seeds.
 """
 
-import io
 import re
-import sys
 import warnings
 from functools import partial
 
@@ -24,7 +22,6 @@ from scipy.stats import chi2, halfnorm, ncx2
 
 import bayesvol as bv
 import bayesvol_zoo as models
-from bayesvol import progress
 from bayesvol.volume import nested, nested_statistics
 from bayesvol.volume.gchisq import gchisq_log_cdf
 from bayesvol.volume.nested import (
@@ -354,26 +351,10 @@ def test_diagnostics_convert_to_arviz(linear10):
     assert any(leaf is diag.live_divergence for leaf in leaves)
 
 
-class _Terminal(io.StringIO):
-    """A stderr that says it is a terminal, so the progress bar is drawn."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-def test_progress_changes_no_number_and_compiles_once(bernoulli_mc, monkeypatch):
+def test_progress_changes_no_number_and_compiles_once(bernoulli_mc, progress_spy):
     """A bar of the levels on a terminal; the run is the same program with and without it."""
     _, mc, (divergence, log_prior, sample_prior) = bernoulli_mc
-    levels, terminal = [], _Terminal()
-    advance = progress._advance
-
-    def spy(bar, value, postfix):
-        if bar is not None:
-            levels.append(value)
-        advance(bar, value, postfix)
-
-    monkeypatch.setattr(progress, "_advance", spy)
-    monkeypatch.setattr(sys, "stderr", terminal)
+    levels, terminal = progress_spy()
     eps2 = np.geomspace(1e-3, 0.5, 5)
     options = {"key": jax.random.PRNGKey(3), "center": mc.flatten({"p": 0.3}), "num_live": 16, "num_runs": 2}
     plain = nested_volume(divergence, log_prior, sample_prior, eps2, progress=False, **options)
