@@ -44,6 +44,9 @@ from bayesvol.regret.regret import dataset_truth as dataset_truth
 from bayesvol.regret.regret import model_truth as model_truth
 from bayesvol.regret.regret import online_regret as online_regret
 from bayesvol.regret.regret import regret_curve as regret_curve
+from bayesvol.regret.sequences import code_length_table as code_length_table
+from bayesvol.regret.sequences import markov_code_lengths as markov_code_lengths
+from bayesvol.regret.sequences import markov_log_mixture as markov_log_mixture
 from bayesvol.volume.bounds import RegretBound as RegretBound
 from bayesvol.volume.bounds import regret_bound as regret_bound
 from bayesvol.volume.curve import VolumeCurve as VolumeCurve
@@ -90,6 +93,7 @@ __all__ = [
     "Truth",
     "UnreachedVolumeWarning",
     "VolumeCurve",
+    "code_length_table",
     "compare",
     "dataset_truth",
     "effective_dimension",
@@ -105,6 +109,8 @@ __all__ = [
     "laplace_volume",
     "log_marginal",
     "loss_hessian",
+    "markov_code_lengths",
+    "markov_log_mixture",
     "model_truth",
     "nested_gibbs_bound",
     "nested_volume",

@@ -26,7 +26,7 @@ def test_help_lists_every_command(capsys) -> None:
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("run", "volume", "regret", "spectrum", "compare", "models"):
+    for command in ("run", "volume", "regret", "spectrum", "compare", "sequence", "models"):
         assert command in out
 
 
@@ -301,3 +301,33 @@ def test_a_bad_input_found_late_leaves_no_folder(capsys, tmp_path: Path, monkeyp
     code, _, err = _run(capsys, *_SPECTRUM, "--out", str(out))
     assert code == 2 and err == "bayesvol: error: data has the wrong shape\n"
     assert not out.exists()
+
+
+def test_sequence_on_stdlib_text(capsys, tmp_path: Path, monkeypatch) -> None:
+    """`bayesvol sequence`: exact Markov mixtures on the interpreter's own text; the order mixture meets its
+    bound against every order, and the plug-ins' infinite code lengths are counted."""
+    from bayesvol.app.text_data import stdlib_text
+    from bayesvol.regret.sequences import markov_log_mixture, order_prior
+
+    monkeypatch.setenv("BAYESVOL_QUICK", "1")
+    code, out, err = _run(capsys, "sequence", "--order", "3", "--n", "500", "3000", "--json",
+                          "--out", str(tmp_path / "s"))
+    assert code == 0, err
+    result = json.loads(out)
+    rows = {r["predictor"]: r for r in result["rows"]}
+    symbols = stdlib_text().symbols[:result["symbols"]]
+    prior = order_prior(3)
+    for k in range(4):  # the table's Bayes codes are the closed forms; the mixture is within log₂ 1/π_k
+        exact_bits = -markov_log_mixture(symbols[:3000], k, num_symbols=result["alphabet"]) / np.log(2)
+        assert abs(rows[f"bayes order {k}"]["bits"] - exact_bits) < 1e-6
+        assert rows["mixture over orders"]["bits"] <= exact_bits - np.log2(prior[k]) + 1e-9
+        assert rows[f"plug-in order {k}"]["bits"] == "inf" and rows[f"plug-in order {k}"]["infinite"] > 0
+    assert (tmp_path / "s" / "code_lengths.nc").exists() and (tmp_path / "s" / "code_lengths.png").exists()
+
+
+def test_load_data_stdlib_text() -> None:
+    from bayesvol.app.experiments import load_data
+
+    data = load_data("python-stdlib-text")
+    assert data.task == "sequence" and data.symbols.size == 200_000 and data.split == 160_000
+    assert data.num_symbols == len(data.alphabet) and data.symbols.max() == data.num_symbols - 1

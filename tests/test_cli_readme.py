@@ -21,6 +21,7 @@ _SMALL: dict[str, list[str]] = {
     "regret": ["--n", "5", "10", "--seeds", "2", "--budget", "16", "--m", "50"],
     "spectrum": ["--m", "50"],
     "compare": [],
+    "sequence": [],
     "models": [],
 }
 

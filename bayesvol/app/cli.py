@@ -47,10 +47,12 @@ _COMMANDS: dict[str, str] = {
     "regret": "expected regret of the predictors over n, with the volume bounds",
     "spectrum": "curvature (Fisher) spectrum at the truth and the effective dimension",
     "compare": "prequential and held-out log loss of the predictors on a data set",
+    "sequence": "code lengths of Markov mixtures (orders 0 … K and their mixture) and plug-ins on a real "
+                "character sequence",
     "models": "list the zoo models and their facts",
 }
 
-_WRITERS = ("run", "volume", "regret", "spectrum", "compare")
+_WRITERS = ("run", "volume", "regret", "spectrum", "compare", "sequence")
 _ON_MODELS = ("volume", "regret", "spectrum", "compare")
 _ALL = tuple(_COMMANDS)
 
@@ -66,12 +68,13 @@ _USED_BY: dict[str, tuple[str, ...]] = {
     "option": _ON_MODELS,
     "truth": ("volume", "regret", "spectrum"),
     "m": ("run", "volume", "regret", "spectrum"),
-    "n": ("run", "regret", "spectrum"),
+    "n": ("run", "regret", "spectrum", "sequence"),
     "seeds": ("run", "regret"),
     "budget": ("run", "volume", "regret"),
     "predictors": ("regret", "compare"),
     "methods": ("volume",),
-    "data": ("compare",),
+    "data": ("compare", "sequence"),
+    "order": ("sequence",),
 }
 
 _HINTS: dict[tuple[str, str], str] = {
@@ -112,14 +115,21 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
         text="zoo model option, e.g. --option degree=20 (repeatable; VALUE is JSON)")
     add("truth", text="true parameters as a JSON object, e.g. '{\"p\": 0.3}' (default: the zoo's truth)")
     add("m", type=int, text="covariate rows used for the divergence and curvature (default 200)")
-    add("n", type=int, nargs="+", text="sample sizes")
+    if command != "sequence":
+        add("n", type=int, nargs="+", text="sample sizes")
     add("seeds", type=int, text="independent data sets per n")
     add("budget", type=int, text="live points of the MCMC volume estimator (≥ 8, a multiple of 4)")
     add("predictors", nargs="+", text=f"predictors, any of: {' '.join(PREDICTORS)}")
     add("methods", nargs="+", text=f"volume estimators, any of: {' '.join(_METHODS)}")
-    add("data", text=f"data set: one of scikit-learn's bundled {', '.join(DATASETS)} (default "
-                     "breast_cancer), or a .npz file with arrays x and y; the model takes its dimensions "
-                     f"from the data. Models by task: {which_models_fit()}")
+    if command == "sequence":
+        add("data", text="character sequence: python-stdlib-text (default; the docstrings of this Python's "
+                         "own standard library, read from the interpreter)")
+        add("n", type=int, nargs="+", text="prefix lengths at which the code length is reported")
+    else:
+        add("data", text=f"data set: one of scikit-learn's bundled {', '.join(DATASETS)} (default "
+                         "breast_cancer), or a .npz file with arrays x and y; the model takes its dimensions "
+                         f"from the data. Models by task: {which_models_fit()}")
+    add("order", type=int, text="largest Markov order K (default 5)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -291,6 +301,7 @@ def resolve_options(args: argparse.Namespace, argv: Sequence[str] = ()) -> dict[
     _check_int(options, "seed", source, 0, 2**32 - 1, "an integer in [0, 2^32 − 1]")
     _check_int(options, "seeds", source, 1)
     _check_int(options, "m", source, 1)
+    _check_int(options, "order", source, 0, 8, "an integer in [0, 8]")
     budget = options["budget"]
     if budget is not None and (not _is_int(budget) or budget < 8 or budget % 4):
         raise CLIError(f"{source.name('budget')} must be an integer ≥ 8 and a multiple of 4, got {budget!r}")
@@ -306,6 +317,8 @@ def resolve_options(args: argparse.Namespace, argv: Sequence[str] = ()) -> dict[
         options["model"] = "logistic_regression" if command == "compare" else _DEFAULT_MODEL
     if command == "compare" and options["data"] is None:
         options["data"] = "breast_cancer"
+    if command == "sequence" and options["data"] is None:
+        options["data"] = "python-stdlib-text"
     options["out"] = Path(options["out"]) if options["out"] is not None else Path("bayesvol-out") / command
     options["command"] = command
     options["_source"] = source
@@ -454,6 +467,24 @@ def _set_truth(zoo: Any, truth: dict[str, Any] | None, where: str = "--truth") -
     return dataclasses.replace(zoo, true_params=params)
 
 
+def _sequence_data(options: dict[str, Any], source: _Source) -> Any:
+    """Load the --data of `bayesvol sequence` (a character sequence) through experiments.load_data."""
+    from bayesvol.app import experiments
+
+    try:
+        data = experiments.load_data(str(options["data"]))
+    except InputError as err:
+        raise CLIError(f"{source.name('data')}: {err}") from err
+    if data.task != "sequence":
+        raise CLIError(f"{source.name('data')}: `bayesvol sequence` needs a character sequence "
+                       f"(python-stdlib-text), not the {data.task} data set {data.name!r}")
+    too_long = [n for n in options["n"] or () if n > data.symbols.size]
+    if too_long:
+        raise CLIError(f"{source.name('n')} {too_long} exceeds the {data.symbols.size} symbols of "
+                       f"{data.name}")
+    return data
+
+
 def _fit_data(zoo_name: str, options: dict[str, Any], source: _Source) -> tuple[Any, Any]:
     """Load --data (through experiments.load_data) and build the model class that fits it."""
     from bayesvol.app import experiments
@@ -462,6 +493,9 @@ def _fit_data(zoo_name: str, options: dict[str, Any], source: _Source) -> tuple[
         data = experiments.load_data(str(options["data"]))
     except InputError as err:
         raise CLIError(f"{source.name('data')}: {err}") from err
+    if data.task == "sequence":
+        raise CLIError(f"{source.name('data')}: {data.name} is a character sequence, not rows (x, y); "
+                       f"use `bayesvol sequence --data {data.name}`")
     spec = options["model"]
     if ":" in spec or spec.endswith(".py"):
         problem = load_model(spec, options["option"])
@@ -540,7 +574,10 @@ def _prepare(args: argparse.Namespace, argv: Sequence[str]) -> tuple[dict[str, A
     command = options["command"]
     if command == "models":
         return options, None
-    if command == "run":
+    if command == "sequence":
+        zoo = None
+        options["_dataset"] = _sequence_data(options, source)
+    elif command == "run":
         zoo = load_model(*_RUN_MODEL)
     elif command == "compare":
         zoo, options["_dataset"] = _fit_data(options["model"], options, source)
@@ -617,7 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise CLIError(f"unrecognized argument(s) {' '.join(extra)} for `bayesvol {args.command}` "
                                f"(see `bayesvol {args.command} --help`)")
             if args.command is None:
-                raise CLIError("give a command: run, volume, regret, spectrum, compare or models "
+                raise CLIError("give a command: run, volume, regret, spectrum, compare, sequence or models "
                                "(see `bayesvol --help`)")
             options, zoo = _prepare(args, argv)
             from bayesvol.app import experiments

@@ -19,6 +19,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from bayesvol.app.sequence_study import sequence_command
+
 __all__ = [
     "COMMANDS",
     "DATASETS",
@@ -450,8 +452,10 @@ def _standardize(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(0)) / np.where(scale > 0, scale, 1.0)  # constant columns (digits' corners) stay 0
 
 
-def load_data(name: str) -> DataSet:
-    """The data set ``name``: one of :data:`DATASETS` (scikit-learn's bundled), or a .npz file with x and y.
+def load_data(name: str) -> Any:
+    """The data set ``name``: scikit-learn's bundled (:data:`DATASETS`), a .npz file with x and y, or text.
+
+    ``python-stdlib-text`` is a character sequence (:class:`~bayesvol.app.text_data.SequenceData`).
 
     Features are standardized; regression targets too. A .npz target of integers with at most 2 values is
     binary, of more integer values multiclass, else regression. Bad names and files raise InputError.
@@ -480,9 +484,13 @@ def load_data(name: str) -> DataSet:
             task = "binary" if classes <= 2 else "multiclass"
             return DataSet(Path(name).stem, x, y.astype(int), task, max(classes, 2))
         return DataSet(Path(name).stem, x, (y - y.mean()) / y.std(), "regression")
+    from bayesvol.app.text_data import TEXT_DATASETS, stdlib_text
+
+    if name in TEXT_DATASETS:
+        return stdlib_text()
     if name not in DATASETS:
-        raise InputError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)} or a .npz file "
-                         "with arrays x and y")
+        raise InputError(f"unknown data set {name!r}; choose one of {', '.join([*DATASETS, *TEXT_DATASETS])} "
+                         "or a .npz file with arrays x and y")
     from sklearn import datasets
 
     bunch = getattr(datasets, f"load_{name}")()
@@ -585,4 +593,5 @@ COMMANDS: dict[str, Callable[[Any, Mapping[str, Any]], dict[str, Any]]] = {
     "regret": regret_command,
     "spectrum": spectrum_command,
     "compare": compare_command,
+    "sequence": sequence_command,
 }
