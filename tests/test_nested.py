@@ -23,6 +23,7 @@ from scipy.stats import chi2, halfnorm, ncx2
 import bayesvol as bv
 import bayesvol_zoo as models
 from bayesvol.volume import nested, nested_statistics
+from bayesvol.volume.agreement import CurvesDisagreeWarning, curve_agreement
 from bayesvol.volume.gchisq import gchisq_log_cdf
 from bayesvol.volume.nested import (
     NestedBudgetError,
@@ -328,6 +329,9 @@ def test_singular_mixture_volume_dimension_and_laplace_disagreement():
     gap = laplace.log_volume - curve.log_volume
     assert gap[0] > 3.0 and gap[0] > 5 * curve.stderr[0], gap
     assert gap[0] > gap[-1] + 1.0  # growing as t → 0
+    with pytest.warns(CurvesDisagreeWarning, match="singular"):  # and the disagreement is named for it
+        agreement = curve_agreement(laplace, curve)
+    assert agreement.cause[0] == "singular" and agreement.k_sampled[0] > agreement.k_laplace[0]
 
 
 # ------------------------------------------------------------------------ diagnostics and bad input

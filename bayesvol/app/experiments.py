@@ -297,6 +297,9 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     for curve in curves.values():
         report.add_dataset(f"volume_{curve.method}", curve.to_xarray())
     eps2 = next(iter(curves.values())).eps2
+    agreement = _agreement(curves)
+    if agreement is not None:
+        report.add_dataset("volume_agreement", agreement.to_xarray())
     rows = []
     for i, t in enumerate(eps2):
         row: dict[str, Any] = {"eps2": float(t)}
@@ -304,10 +307,16 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
             row[f"log_volume_{curve.method}"] = float(curve.log_volume[i])
             row[f"stderr_{curve.method}"] = float(curve.stderr[i])
             row[f"volume_dimension_{curve.method}"] = float(curve.volume_dimension[i])
+        if agreement is not None:
+            row["agreement"] = str(agreement.cause[i])
         rows.append(row)
     result = {"command": "volume", "model": zoo.name, "dim": zoo.dim, "rows": rows,
               "learning_coefficient": zoo.facts.learning_coefficient}
+    if agreement is not None:
+        result["agreement"] = agreement.summary
     report.add_results(**result)
+    if agreement is not None:
+        report.add_text("Laplace against sampling", agreement.summary)
     report.add_table("log V(t) (nats) and the volume dimension k(t)", rows)
     report.add_figure("volume", plots.plot_volume(curves), "log V(t), ±2 s.e.")
     html_path = report.write_html()
@@ -325,8 +334,20 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         if zoo.facts.learning_coefficient is not None:
             print(f"2λ (known) = {2 * zoo.facts.learning_coefficient:g}; the volume dimension k(t) should "
                   "approach it as t → 0.")
+        if agreement is not None:
+            print(agreement.summary)
         print(f"Report: {html_path}")
     return result
+
+
+def _agreement(curves: Mapping[str, Any]) -> Any:
+    """Where the Laplace and the sampled curves agree and why they part (None unless both were run)."""
+    from bayesvol.volume.agreement import curve_agreement
+
+    by_method = {c.method: c for c in curves.values()}
+    if "laplace" not in by_method or "nested" not in by_method:
+        return None
+    return curve_agreement(by_method["laplace"], by_method["nested"])
 
 
 def regret_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
