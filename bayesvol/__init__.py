@@ -47,6 +47,7 @@ from bayesvol.regret.regret import regret_curve as regret_curve
 from bayesvol.regret.sequences import code_length_table as code_length_table
 from bayesvol.regret.sequences import markov_code_lengths as markov_code_lengths
 from bayesvol.regret.sequences import markov_log_mixture as markov_log_mixture
+from bayesvol.volume.agreement import curve_agreement as curve_agreement
 from bayesvol.volume.bounds import RegretBound as RegretBound
 from bayesvol.volume.bounds import regret_bound as regret_bound
 from bayesvol.volume.curve import VolumeCurve as VolumeCurve
@@ -95,6 +96,7 @@ __all__ = [
     "VolumeCurve",
     "code_length_table",
     "compare",
+    "curve_agreement",
     "dataset_truth",
     "effective_dimension",
     "fisher",
