@@ -71,7 +71,7 @@ _USED_BY: dict[str, tuple[str, ...]] = {
     "n": ("run", "regret", "spectrum", "sequence"),
     "seeds": ("run", "regret"),
     "budget": ("run", "volume", "regret"),
-    "predictors": ("regret", "compare"),
+    "predictors": ("regret", "compare", "sequence"),
     "methods": ("volume",),
     "data": ("compare", "sequence"),
     "order": ("sequence",),
@@ -119,7 +119,8 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
         add("n", type=int, nargs="+", text="sample sizes")
     add("seeds", type=int, text="independent data sets per n")
     add("budget", type=int, text="live points of the MCMC volume estimator (≥ 8, a multiple of 4)")
-    add("predictors", nargs="+", text=f"predictors, any of: {' '.join(PREDICTORS)}")
+    add("predictors", nargs="+", text=f"predictors, any of: {' '.join(PREDICTORS)}" + (
+        " (for the attention model; default sgd_ensemble)" if command == "sequence" else ""))
     add("methods", nargs="+", text=f"volume estimators, any of: {' '.join(_METHODS)}")
     if command == "sequence":
         add("data", text="character sequence: python-stdlib-text (default; the docstrings of this Python's "

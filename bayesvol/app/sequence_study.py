@@ -7,10 +7,11 @@ are counted, never clipped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 
 from bayesvol.errors import InputError
@@ -18,7 +19,10 @@ from bayesvol.errors import InputError
 __all__ = ["plot_code_lengths", "sequence_command"]
 
 DEFAULT_ORDER = 5
-DEFAULT_CHARS = 200_000
+ATTENTION_CHARS = 5_000
+"""The attention model codes this many characters (each checkpoint refits a network)."""
+ATTENTION = {"length": 8, "embed": 8}
+"""One softmax head over the last 8 characters, embedding width 8 (d ≈ 1.7·10³ for ~100 symbols)."""
 
 
 def _checkpoints(total: int, requested: Any) -> list[int]:
@@ -30,11 +34,14 @@ def _checkpoints(total: int, requested: Any) -> list[int]:
     return sorted(set(np.unique(np.geomspace(100, total, 8).astype(int)).tolist()))
 
 
-def plot_code_lengths(table: Any) -> Any:
+def plot_code_lengths(table: Any, attention: Sequence[Any] = ()) -> Any:
     """Bits per symbol against n for each predictor (log n); plug-ins with an infinite code are left out."""
     from bayesvol.app.plots import _axes
 
     fig, ax = _axes(None)
+    for ds in attention:
+        ax.plot(ds.n.values, ds.bits_per_symbol.values, marker="s", ms=4, ls="--", color="C9",
+                label=f"attention ({ds.attrs['predictor']}, block-prequential)")
     for name in table.predictor.values:
         values = table.bits_per_symbol.sel(predictor=name).values
         if not np.all(np.isfinite(values)):
@@ -46,6 +53,29 @@ def plot_code_lengths(table: Any) -> Any:
     ax.set_ylabel("prequential code length (bits per symbol)")
     ax.legend(fontsize=8)
     return fig
+
+
+def _attention_codes(symbols: np.ndarray, num_symbols: int, checkpoints: Sequence[int], predictor: str,
+                     key: Any, quick: bool) -> Any:
+    """Block-prequential code length of a one-head attention model over the last characters (the zoo's)."""
+    import time
+
+    from bayesvol.model.problem import registry
+    from bayesvol.regret.prequential import block_prequential
+
+    chars = min(1_000 if quick else ATTENTION_CHARS, symbols.size)
+    points = sorted({*(n for n in checkpoints if n < chars), chars})
+    length = ATTENTION["length"]
+    # the context window of each character: the `length` previous ones, a start token (= K) before the text
+    padded = np.concatenate([np.full(length, num_symbols), symbols[:chars]])
+    tokens = np.lib.stride_tricks.sliding_window_view(padded, length)[:chars]
+    zoo = registry()["attention"](vocab=num_symbols + 1, **ATTENTION)
+    started = time.perf_counter()
+    out = block_prequential(zoo.model_class, symbols[:chars], points, predictor, key=key,
+                            covariates={"tokens": tokens})
+    out.attrs.update({"dim": zoo.dim, "seconds": time.perf_counter() - started, "model": "attention",
+                      **{k: v for k, v in ATTENTION.items()}})
+    return out
 
 
 def sequence_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,6 +106,11 @@ def sequence_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     table = code_length_table(codes, checkpoints)
     table.attrs.update({"data": data.name, **{f"source_{k}": v for k, v in data.source.items()}})
     report.add_dataset("code_lengths", table)
+    key, quick = jax.random.PRNGKey(int(options.get("seed") or 0)), bool(options.get("_quick"))
+    attention = [_attention_codes(symbols, data.num_symbols, checkpoints, name, key, quick)
+                 for name in options.get("predictors") or ("sgd_ensemble",)]
+    for ds in attention:
+        report.add_dataset(f"code_lengths_attention_{ds.attrs['predictor']}", ds)
     split = round(0.8 * symbols.size)
     train, test = symbols[:split], symbols[split:]
     heldout = []
@@ -106,15 +141,37 @@ def sequence_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         f"{unseen[0]:,} (order 0) … {unseen[max_order]:,} (order {max_order}) of the symbols: their code "
         f"lengths are infinite."
     )
+    attention_rows = []
+    for ds in attention:
+        chars = int(ds.n[-1])
+        mixture_at = float(-codes.mixture[:chars].sum() / np.log(2) / chars)
+        attention_rows.append({
+            "predictor": f"attention ({ds.attrs['predictor']})", "dim": int(ds.attrs["dim"]),
+            "symbols": chars,
+            "bits_per_symbol": float(ds.bits_per_symbol[-1]), "infinite": int(ds.infinite[-1]),
+            "mixture_over_orders_bits_per_symbol": mixture_at,
+            "gradient_evaluations": int(ds.gradient_evaluations[-1]), "seconds": float(ds.attrs["seconds"]),
+            "checkpoints": [int(n) for n in ds.n.values]})
+    for row in attention_rows:
+        fitted_as = row["predictor"].split("(")[1][:-1]
+        sentence += (f" A one-head attention model (d = {row['dim']:,}, {fitted_as}, block-prequential "
+                     f"with refits at {len(row['checkpoints'])} checkpoints) codes the first "
+                     f"{row['symbols']:,} characters in {row['bits_per_symbol']:.3f} bits per character, "
+                     f"against {row['mixture_over_orders_bits_per_symbol']:.3f} for the exact mixture over "
+                     f"orders.")
     result = {"command": "sequence", "data": data.name, "symbols": int(symbols.size),
               "alphabet": data.num_symbols, "max_order": max_order, "rows": rows, "heldout": heldout,
-              "split": split, "interpretation": sentence, "source": dict(data.source)}
+              "attention": attention_rows, "split": split, "interpretation": sentence,
+              "source": dict(data.source)}
     report.add_results(**result)
     report.add_text("Summary", sentence)
     report.add_table(f"Prequential code length at n = {last:,} (bits)", rows)
     report.add_table(f"Held-out code length (bits per character; train = first {split:,} symbols, "
                      f"test = the next {test.size:,})", heldout)
-    report.add_figure("code_lengths", plot_code_lengths(table),
+    if attention_rows:
+        report.add_table("Attention model against the mixture over orders (bits per character)",
+                         attention_rows)
+    report.add_figure("code_lengths", plot_code_lengths(table, attention),
                       "Prequential code length per symbol against n; plug-ins (infinite) left out")
     html_path = report.write_html()
     if not options.get("json"):
@@ -136,5 +193,10 @@ def _print(result: Mapping[str, Any], table: Any, html_path: Any) -> None:
         plugin = (f"∞ ({row['plugin_infinite']:,} symbols of probability 0)" if row["plugin_infinite"]
                   else f"{row['plugin_bits']:.3f}")
         print(f"  order {row['order']}: Bayes {row['bayes_bits']:.3f}, plug-in {plugin}")
+    for row in result["attention"]:
+        print(f"{row['predictor']} (d = {row['dim']:,}), block-prequential on the first {row['symbols']:,} "
+              f"characters: {row['bits_per_symbol']:.3f} bits/char (mixture over orders: "
+              f"{row['mixture_over_orders_bits_per_symbol']:.3f}); {row['gradient_evaluations']:,} gradient "
+              f"evaluations, {row['seconds']:.0f} s")
     print(result["interpretation"])
     print(f"Report: {html_path}")
