@@ -63,7 +63,7 @@ def _attention_codes(symbols: np.ndarray, num_symbols: int, checkpoints: Sequenc
     from bayesvol.model.problem import registry
     from bayesvol.regret.prequential import block_prequential
 
-    chars = min(1_000 if quick else ATTENTION_CHARS, symbols.size)
+    chars = min(400 if quick else ATTENTION_CHARS, symbols.size)
     points = sorted({*(n for n in checkpoints if n < chars), chars})
     length = ATTENTION["length"]
     # the context window of each character: the `length` previous ones, a start token (= K) before the text
