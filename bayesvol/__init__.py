@@ -44,6 +44,9 @@ from bayesvol.regret.regret import dataset_truth as dataset_truth
 from bayesvol.regret.regret import model_truth as model_truth
 from bayesvol.regret.regret import online_regret as online_regret
 from bayesvol.regret.regret import regret_curve as regret_curve
+from bayesvol.study.shard import shard_map_keys as shard_map_keys
+from bayesvol.study.sweep import Sweep as Sweep
+from bayesvol.study.sweep import open_study as open_study
 from bayesvol.volume.bounds import RegretBound as RegretBound
 from bayesvol.volume.bounds import regret_bound as regret_bound
 from bayesvol.volume.curve import VolumeCurve as VolumeCurve
@@ -87,6 +90,7 @@ __all__ = [
     "SamplerError",
     "SamplerWarning",
     "Spectrum",
+    "Sweep",
     "Truth",
     "UnreachedVolumeWarning",
     "VolumeCurve",
@@ -109,11 +113,13 @@ __all__ = [
     "nested_gibbs_bound",
     "nested_volume",
     "online_regret",
+    "open_study",
     "predictive_log_loss",
     "register_predictor",
     "regret_bound",
     "regret_curve",
     "sampled_volume",
     "sequential_log_marginal",
+    "shard_map_keys",
     "use_host_devices",
 ]
