@@ -180,10 +180,35 @@ class Store:
         """A failed cell's record (coords, error, message, traceback)."""
         return json.loads((self.cells / f"{cid}.error.json").read_text())
 
+    def remove_stale(self) -> list[str]:
+        """Remove the temporary files of writers that died (``.<id>.tmp-<pid>.nc``, pid no longer alive).
+
+        A SIGKILL during a write leaves one; it never has a cell's name, so it is harmless, only clutter.
+        """
+        removed = []
+        for tmp in self.cells.glob(".*.tmp-*") if self.cells.is_dir() else []:
+            pid = tmp.name.rsplit(".tmp-", 1)[1].split(".", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp.name)
+        return removed
+
     def clear_errors(self, ids: Sequence[str]) -> None:
         """Forget the failures of ``ids`` (``--retry-failed``): they become pending."""
         for cid in ids:
             (self.cells / f"{cid}.error.json").unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def finite_check(dataset: xr.Dataset) -> str | None:

@@ -174,6 +174,7 @@ class Sweep:
             store.open_for(self.spec(), _IDENTITY)
         except StoreError as err:
             raise InputError(str(err)) from err
+        store.remove_stale()
         cells = {cell_id(c): c for c in self.cells()}
         status = store.status(list(cells))
         if retry_failed:
@@ -353,6 +354,8 @@ def open_study(path: str | Path) -> xr.Dataset:
             continue
         ds = store.read_cell(cid)
         ds.attrs = {}
+        # a dimension without coordinates gets its positions, so cells of different lengths align (NaN-padded)
+        ds = ds.assign_coords({d: np.arange(ds.sizes[d]) for d in ds.dims if d not in ds.coords})
         for name, value in coords.items():
             if name not in ds.dims and name not in ds.coords and name not in ds.data_vars:
                 ds = ds.expand_dims({name: [_label(value)]})
