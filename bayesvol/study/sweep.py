@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 
 from bayesvol.errors import InputError
-from bayesvol.study.store import CellStatus, Store, StoreError, cell_id, finite_check, stable_hash
+from bayesvol.study.store import CellStatus, Store, StoreError, canonical, cell_id, finite_check, stable_hash
 
 __all__ = ["CellOutcome", "Sweep", "SweepResult", "cell_key", "open_study"]
 
@@ -110,6 +110,8 @@ class Sweep:
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
                 raise InputError(f"Sweep grid axis {name!r} must be a non-empty list of values, got "
                                  f"{values!r}")
+            for value in values:
+                canonical(value)  # a number, string, bool, None, or lists / mappings of them
             labels = [_label(v) for v in values]
             if len(set(labels)) != len(labels):
                 raise InputError(f"Sweep grid axis {name!r} repeats a value: {list(values)!r}")
@@ -168,7 +170,12 @@ class Sweep:
         (``<id>.error.json``) and the study goes on.
         """
         from bayesvol.progress import Progress
+        from bayesvol.study.executors import EXECUTORS
 
+        if executor not in EXECUTORS:  # before the folder is made
+            raise InputError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise InputError(f"workers must be a positive integer, got {workers!r}")
         store = Store(path)
         try:
             store.open_for(self.spec(), _IDENTITY)
