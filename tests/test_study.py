@@ -187,3 +187,15 @@ def test_sweep_command_line(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["ran"] == 0
     assert main(["sweep", str(study), "--report"]) == 0
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_command_cells_run_the_command_in_its_own_process(tmp_path):
+    sweep = bv.Sweep("spectrum", {"model": ["bernoulli"], "m": [20, 0]})  # m = 0: the command refuses it
+    result = sweep.run(tmp_path / "s", progress=False)
+    assert (len(result.status.done), len(result.status.failed)) == (1, 1)
+    ds = bv.open_study(tmp_path / "s")
+    eigenvalues = ds["eigenvalues"].sel(model="bernoulli", m=20).values
+    assert eigenvalues.shape == (1,) and eigenvalues[0] > 0  # d = 1
+    error = Store(tmp_path / "s").read_error(cell_id({"model": "bernoulli", "m": 0}))
+    assert "exited with 2: bayesvol: error: --m must be a positive integer, got 0" in error["message"]

@@ -587,6 +587,11 @@ def _prepare(args: argparse.Namespace, argv: Sequence[str]) -> tuple[dict[str, A
     return options, zoo
 
 
+def _check_cell(argv: list[str]) -> None:
+    """A study's command cell, checked like a command line (bayesvol.study runs it as one)."""
+    resolve_options(build_parser().parse_args(argv), argv)
+
+
 def _is_computation_failure(err: InputError) -> bool:
     """An InputError of the library that no command-line option can fix (the sampler's own budget)."""
     from bayesvol.volume.nested_statistics import NestedSamplingError
@@ -661,7 +666,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             elif args.command == "sweep":
                 from bayesvol.study.command import sweep_command
 
-                result = sweep_command(options)
+                result = sweep_command(options, _check_cell)
             else:
                 result = experiments.COMMANDS[args.command](zoo, options)
             run = _run_id(options)

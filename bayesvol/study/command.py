@@ -121,8 +121,13 @@ def load_study(path: Path) -> tuple[Any, dict[str, Any]]:
     return sweep, settings
 
 
-def sweep_command(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Run (or continue) the study of ``options["study"]``; or show its status / write its report."""
+def sweep_command(options: Mapping[str, Any],
+                  check_argv: Callable[[list[str]], None] | None = None) -> dict[str, Any]:
+    """Run (or continue) the study of ``options["study"]``; or show its status / write its report.
+
+    ``check_argv``: the command line's own checks of a command cell's argument list (the ``bayesvol``
+    command passes them), run on every cell before anything is written.
+    """
     import dataclasses
 
     from bayesvol.study.executors import EXECUTORS
@@ -134,6 +139,15 @@ def sweep_command(options: Mapping[str, Any]) -> dict[str, Any]:
     sweep, settings = load_study(path)
     if options.get("_seed_given"):
         sweep = dataclasses.replace(sweep, seed=int(options["seed"]))
+    if check_argv is not None and isinstance(sweep.fn, str):
+        from bayesvol.study.sweep import command_argv
+
+        for cell in sweep.cells():
+            try:
+                check_argv(command_argv(sweep.fn, {**sweep.options, **cell}, 0, "bayesvol-cell"))
+            except InputError as err:
+                raise StudyFileError(f"study file {str(path)!r}, cell {cell}: {' '.join(str(err).split())}"
+                                     ) from err
     out = Path(options.get("out") or settings["out"] or Path("bayesvol-out") / "sweep" / path.stem)
     executor = options.get("executor") or settings["executor"] or "inline"
     if executor not in EXECUTORS:

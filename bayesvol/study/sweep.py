@@ -10,7 +10,6 @@ after a kill continues where it stopped; :func:`open_study` assembles the store 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import json
@@ -129,8 +128,6 @@ class Sweep:
                     raise InputError(
                         f"Sweep of `{self.fn}`: {name!r} is not an option a study can set; use "
                         f"{', '.join(COMMAND_OPTIONS)} or option.<name> (the study owns out and seed)")
-            for cell in self.cells()[:1] + self.cells()[-1:]:  # argument checks by the command's own parser
-                _command_argv(self.fn, {**self.options, **cell}, 0, "/nonexistent")
             _check_models([*self.grid.get("model", []), self.options.get("model")])
 
     # ---------------------------------------------------------------------------------------------
@@ -145,14 +142,14 @@ class Sweep:
 
     def spec(self) -> dict[str, Any]:
         """What ``study.json`` records: the function, grid, options, seed, and the versions that ran it."""
+        from importlib.metadata import version
+
         import jax
         import xarray
 
-        import bayesvol
-
         return {"function": _function_name(self.fn), "grid": {k: list(v) for k, v in self.grid.items()},
                 "options": dict(self.options), "seed": self.seed,
-                "versions": {"bayesvol": bayesvol.__version__, "jax": jax.__version__,
+                "versions": {"bayesvol": version("bayesvol"), "jax": jax.__version__,
                              "xarray": xarray.__version__}}
 
     def status(self, path: str | Path) -> CellStatus:
@@ -251,10 +248,8 @@ class _CellWork:
                                "".join(traceback.format_exception(err)), time.perf_counter() - started)
 
 
-def _command_argv(command: str, options: Mapping[str, Any], seed: int, out: str) -> list[str]:
-    """The command line of a cell, checked by the command's own parser and checks."""
-    from bayesvol.app import cli
-
+def command_argv(command: str, options: Mapping[str, Any], seed: int, out: str) -> list[str]:
+    """The ``bayesvol`` command line of a command cell (its options, a scratch folder, its seed)."""
     argv = [command, "--json", "--out", out, "--seed", str(seed)]
     model_options = dict(options.get("option") or {})
     for name, value in options.items():
@@ -268,9 +263,11 @@ def _command_argv(command: str, options: Mapping[str, Any], seed: int, out: str)
             argv += [f"--{name}", *[str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]]
     for name, value in model_options.items():
         argv += ["--option", f"{name}={json.dumps(value)}"]
-    args = cli.build_parser().parse_args(argv)
-    cli.resolve_options(args, argv)
     return argv
+
+
+class CellCommandError(RuntimeError):
+    """A command cell's ``bayesvol`` process failed: its exit code and its last line on stderr."""
 
 
 def _check_models(models: Sequence[Any]) -> None:
@@ -287,27 +284,33 @@ def _check_models(models: Sequence[Any]) -> None:
 
 
 def _command_cell(command: str, options: Mapping[str, Any], key: Any) -> xr.Dataset:
-    """Run ``bayesvol <command>`` for one cell in a scratch folder and collect its NetCDF files.
+    """Run ``bayesvol <command>`` for one cell, in its own process and scratch folder; collect its NetCDF.
 
-    The command's seed is 32 random bits of the cell's key. Provenance attributes (run id, start time) are
-    dropped: they differ from run to run and would make equal cells unequal.
+    Its own process: a cell that runs out of memory or crashes takes down only itself (and the study's
+    layer above the command line needs nothing of its internals). The command's seed is 32 random bits of
+    the cell's key. Provenance attributes (run id, start time) are dropped: they differ from run to run
+    and would make equal cells unequal.
     """
+    import subprocess
+    import sys
+
     import jax
     import jax.numpy as jnp
-
-    from bayesvol.app import cli, experiments
 
     seed = int(jax.random.bits(key, (), jnp.uint32))
     with tempfile.TemporaryDirectory(prefix="bayesvol-cell-") as scratch:
         out = str(Path(scratch) / "out")
-        argv = _command_argv(command, options, seed, out)
-        args = cli.build_parser().parse_args(argv)
-        with contextlib.redirect_stdout(None):
-            opts, zoo = cli._prepare(args, argv)
-            result = experiments.COMMANDS[command](zoo, opts)
+        argv = command_argv(command, options, seed, out)
+        done = subprocess.run([sys.executable, "-m", "bayesvol", *argv], capture_output=True, text=True,
+                              check=False)
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            raise CellCommandError(f"`bayesvol {' '.join(argv[:1] + argv[6:])}` exited with "
+                                   f"{done.returncode}: {lines[-1] if lines else '(no message)'}")
+        result = json.loads(done.stdout)
         parts = []
         volumes = []
-        for path in sorted(Path(out).glob("*.nc")):
+        for path in sorted(Path(out).glob("[!.]*.nc")):
             if path.stem.startswith("regret_seed"):
                 continue
             with xr.open_dataset(path, engine="h5netcdf") as ds:
