@@ -580,6 +580,12 @@ def _prepare(args: argparse.Namespace, argv: Sequence[str]) -> tuple[dict[str, A
                          source.name("truth"))
     provenance = _provenance(options)
     options["_clear"] = outfolder.check_folder(options["out"], provenance, options["overwrite"])
+    if command in ("run", "regret", "volume"):  # an unfinished attempt of the same run: reuse its pieces
+        from bayesvol.study.resume import REUSABLE, resumable
+
+        if resumable(options["out"], provenance, options["overwrite"]):
+            options["_resume"] = True
+            options["_clear"] = [f for f in options["_clear"] if not REUSABLE.match(f)]
     options["_provenance"] = provenance
     if os.environ.get("BAYESVOL_QUICK") == "1":  # tests only: smaller samplers, recorded in every file
         options["_quick"] = True
