@@ -9,6 +9,7 @@ scheduling of our own: ``concurrent.futures`` and Ray decide what runs where.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -84,10 +85,15 @@ def _ray(work: Callable[[Mapping[str, Any]], Any], cells: Sequence[tuple[str, Ma
     started = False
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS") or None
-        if address:  # a cluster: its own nodes say how many CPUs it has
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+        with warnings.catch_warnings():
+            # Ray starts its services with subprocess (fork + exec at once), which Python flags as a fork
+            # of a multithreaded (JAX) process; exec follows at once, so nothing of JAX is inherited
+            warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+            if address:  # a cluster: its own nodes say how many CPUs it has
+                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
+                         log_to_driver=False)
         started = True
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(_call)
