@@ -61,18 +61,21 @@ def _processes(work: Callable[[Mapping[str, Any]], Any], cells: Sequence[tuple[s
     # spawn, not fork: a forked child of a process that has started JAX's runtime can deadlock
     context = multiprocessing.get_context("spawn")
     size = min(workers or os.cpu_count() or 1, len(cells))
-    with ProcessPoolExecutor(max_workers=size, mp_context=context) as pool:
-        futures = {pool.submit(work, coords): cid for cid, coords in cells}
-        try:
-            for future in as_completed(futures):
-                try:
-                    outcome = future.result()
-                except Exception as err:  # BrokenProcessPool (a worker died: OOM, a signal), pickling
-                    outcome = err
-                yield futures[future], outcome
-        finally:
-            for future in futures:  # on Ctrl-C or a closed generator: run nothing more
-                future.cancel()
+    pool = ProcessPoolExecutor(max_workers=size, mp_context=context)
+    futures = {pool.submit(work, coords): cid for cid, coords in cells}
+    finished = False
+    try:
+        for future in as_completed(futures):
+            try:
+                outcome = future.result()
+            except Exception as err:  # BrokenProcessPool (a worker died: OOM, a signal), pickling
+                outcome = err
+            yield futures[future], outcome
+        finished = True
+    finally:
+        # on Ctrl-C or a closed generator: start nothing more and do not wait for the cells in flight
+        # (their results could not be written anyway); on a normal end, wait for the workers to exit
+        pool.shutdown(wait=finished, cancel_futures=True)
 
 
 def _ray(work: Callable[[Mapping[str, Any]], Any], cells: Sequence[tuple[str, Mapping[str, Any]]],

@@ -11,8 +11,10 @@ Why this design (and not one Zarr store with region writes): a cell's file appea
 loses at most the cells in flight and never corrupts a finished one; there is no shared index to update,
 so nothing can disagree with the files — the index *is* the listing of ``cells/``; and a cell's result
 needs no fixed shape known before it runs (Zarr regions need the whole array laid out in advance, and a
-failed or NaN cell would leave a hole with no room for its traceback). Only the driver writes, so no two
-processes ever write the same file, and a Ray worker on another machine needs no shared file system.
+failed or NaN cell would leave a hole with no room for its traceback). ``write_atomic`` is the reports'
+own (``bayesvol.app.report``, imported where used: importing bayesvol must not pull in matplotlib). Only
+the driver writes, so no two processes ever write the same file, and a Ray worker on another machine
+needs no shared file system.
 NetCDF (h5netcdf) is what the commands already write; thousands of small files are fine for the grids of
 this package (a million-cell study would want Zarr). The price: :func:`open_study` reads every file.
 """
@@ -30,7 +32,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from bayesvol.app.report import jsonable, write_atomic
 from bayesvol.errors import BayesvolError, InputError
 
 __all__ = [
@@ -119,6 +120,8 @@ class Store:
         """
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"study folder {str(self.path)!r} is a file, not a folder")
+        from bayesvol.app.report import jsonable, write_atomic
+
         old = self.read_spec()
         if old is not None:
             for name in identity:
@@ -148,6 +151,8 @@ class Store:
 
     def write_cell(self, cid: str, coords: Mapping[str, Any], dataset: xr.Dataset) -> Path:
         """Write a finished cell atomically (coordinates in attribute ``bayesvol_cell``); drop its error."""
+        from bayesvol.app.report import jsonable, write_atomic
+
         clean = dataset.copy()
         attrs = dict(dataset.attrs)
         attrs[CELL_ATTR] = json.dumps(jsonable(dict(coords)))
@@ -162,6 +167,8 @@ class Store:
     def write_error(self, cid: str, coords: Mapping[str, Any], error: BaseException | str,
                     trace: str | None = None) -> Path:
         """Record a failed cell: its coordinates, the error (type and message) and the traceback."""
+        from bayesvol.app.report import jsonable, write_atomic
+
         if isinstance(error, BaseException):
             kind, message = type(error).__name__, " ".join(str(error).split())
             trace = trace or "".join(traceback.format_exception(error))
