@@ -191,7 +191,9 @@ def test_sweep_command_line(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_command_cells_run_the_command_in_its_own_process(tmp_path):
-    sweep = bv.Sweep("spectrum", {"model": ["bernoulli"], "m": [20, 0]})  # m = 0: the command refuses it
+    # the library does not check a command's option values (the command line does, before any cell):
+    # m = 0 reaches the command, which refuses it; that cell fails, the other is done
+    sweep = bv.Sweep("spectrum", {"model": ["bernoulli"], "m": [20, 0]})
     result = sweep.run(tmp_path / "s", progress=False)
     assert (len(result.status.done), len(result.status.failed)) == (1, 1)
     ds = bv.open_study(tmp_path / "s")
