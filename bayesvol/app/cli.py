@@ -112,7 +112,8 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
     add("config", type=Path, text="TOML file with any of the options below, by their long names")
     add("json", action="store_true", text="print machine-readable results to stdout (no table, no bars)")
     add("debug", action="store_true", text="show the full traceback on errors")
-    add("out", type=Path, text=f"output folder (default: bayesvol-out/{command})")
+    add("out", type=Path, text=f"output folder (default: bayesvol-out/{command})" if command != "sweep" else
+        "the study's folder (default: the study file's out, else bayesvol-out/sweep/<study file name>)")
     add("seed", type=int, text="random seed (default 0); same seed, same numbers")
     add("overwrite", action="store_true",
         text="replace the results of a different run in --out (the same run again always overwrites)")
