@@ -47,6 +47,9 @@ from bayesvol.regret.regret import regret_curve as regret_curve
 from bayesvol.regret.sequences import code_length_table as code_length_table
 from bayesvol.regret.sequences import markov_code_lengths as markov_code_lengths
 from bayesvol.regret.sequences import markov_log_mixture as markov_log_mixture
+from bayesvol.study.shard import shard_map_keys as shard_map_keys
+from bayesvol.study.sweep import Sweep as Sweep
+from bayesvol.study.sweep import open_study as open_study
 from bayesvol.volume.agreement import curve_agreement as curve_agreement
 from bayesvol.volume.bounds import RegretBound as RegretBound
 from bayesvol.volume.bounds import regret_bound as regret_bound
@@ -91,6 +94,7 @@ __all__ = [
     "SamplerError",
     "SamplerWarning",
     "Spectrum",
+    "Sweep",
     "Truth",
     "UnreachedVolumeWarning",
     "VolumeCurve",
@@ -117,11 +121,13 @@ __all__ = [
     "nested_gibbs_bound",
     "nested_volume",
     "online_regret",
+    "open_study",
     "predictive_log_loss",
     "register_predictor",
     "regret_bound",
     "regret_curve",
     "sampled_volume",
     "sequential_log_marginal",
+    "shard_map_keys",
     "use_host_devices",
 ]

@@ -32,6 +32,10 @@ def ctx():
         curve=bv.VolumeCurve(EPS2, np.log(EPS2), zeros, zeros, zeros, "exact"))
 
 
+def _cell(coords, key):
+    return None
+
+
 def _nan_at_0(a):
     return jnp.asarray(a, dtype=float).at[0].set(jnp.nan)
 
@@ -191,6 +195,21 @@ CASES = [
      lambda c: bv.laplace_volume(c.kmc, {"p": 1.5}, EPS2, n=1), "p"),
     ("fisher_spectrum/params-wrong-shape",
      lambda c: bv.fisher_spectrum(c.lmc, {"theta": jnp.zeros(3)}, x=c.x), "theta"),
+    ("Sweep/fn-not-callable", lambda c: bv.Sweep(3, {"x": [1]}), "Sweep fn must be a function"),
+    ("Sweep/unknown-command", lambda c: bv.Sweep("nosuch", {"m": [10]}), "one of the commands"),
+    ("Sweep/empty-grid", lambda c: bv.Sweep(_cell, {}), "grid must be a non-empty mapping"),
+    ("Sweep/axis-a-string", lambda c: bv.Sweep(_cell, {"x": "abc"}), "axis 'x' must be a non-empty list"),
+    ("Sweep/axis-repeats", lambda c: bv.Sweep(_cell, {"x": [1, 1]}), "axis 'x' repeats a value"),
+    ("Sweep/odd-coordinate", lambda c: bv.Sweep(_cell, {"x": [object()]}), "coordinate must be a number"),
+    ("Sweep/seed", lambda c: bv.Sweep(_cell, {"x": [1]}, seed=-1), "seed must be an integer"),
+    ("Sweep/axis-and-option", lambda c: bv.Sweep(_cell, {"x": [1]}, options={"x": 2}), "'x' is both"),
+    ("Sweep/command-option", lambda c: bv.Sweep("volume", {"seed": [1]}), "'seed' is not an option"),
+    ("Sweep.run/executor", lambda c: bv.Sweep(_cell, {"x": [1]}).run("/nonexistent/s", executor="mpi"),
+     "executor must be one of inline, processes, ray"),
+    ("Sweep.run/workers", lambda c: bv.Sweep(_cell, {"x": [1]}).run("/nonexistent/s", workers=0),
+     "workers must be a positive integer"),
+    ("open_study/no-study", lambda c: bv.open_study("/nonexistent/study"), "holds no study"),
+    ("shard_map_keys/not-keys", lambda c: bv.shard_map_keys(lambda k: k, jnp.zeros(3)), "keys must be"),
     ("ModelClass/not-callable", lambda c: bv.ModelClass(3), "model"),
     ("ModelClass/unknown-observed", lambda c: bv.ModelClass(c.lin.model_class.model, observed="nope",
                                                             x=c.x), "nope"),

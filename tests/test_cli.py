@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 from conftest import assert_within_se
 
 from bayesvol.app.cli import main
@@ -195,18 +196,53 @@ def test_interrupt_keeps_the_finished_seeds_and_says_so(capsys, tmp_path: Path, 
     assert len(err.strip().splitlines()) == 1 and "regret_seed0.nc, regret_seed1.nc" in err
     assert "INTERRUPTED" in err
     marker = (out / "INTERRUPTED").read_text()
-    assert "complete (each file whole, written atomically): regret_seed0.nc, regret_seed1.nc" in marker
+    assert ("complete (each file whole, written atomically): volume_laplace.nc, volume_nested.nc, "
+            "regret_seed0.nc, regret_seed1.nc") in marker
     assert "regret_seed2.nc, regret_seed3.nc, regret.nc" in marker.splitlines()[-1]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "interrupted"
-    assert manifest["files"] == ["regret_seed0.nc", "regret_seed1.nc", "INTERRUPTED"]
-    # the same command again resumes nothing but overwrites cleanly, and completes
+    assert manifest["files"] == ["volume_laplace.nc", "volume_nested.nc", "regret_seed0.nc",
+                                 "regret_seed1.nc", "INTERRUPTED"]
+    # the same command again resumes: seeds 0 and 1 and the nested volume curve are reused, seeds 2 and 3
+    # computed, and the result is the uninterrupted run's
     monkeypatch.setattr(Report, "add_dataset", add_dataset)
-    code, _, err = _run(capsys, "regret", "--model", "bernoulli", "--n", "5", "10", "--seeds", "4",
-                        "--predictors", "mixture", "--budget", "16", "--m", "20", "--out", str(out))
+    import bayesvol.regret.regret as regret_module
+
+    computed = []
+    real_curve = regret_module.regret_curve
+
+    def spy(mc, truth, ns, seeds, *args, **kwargs):
+        computed.append(list(seeds))
+        return real_curve(mc, truth, ns, seeds, *args, **kwargs)
+
+    monkeypatch.setattr(regret_module, "regret_curve", spy)
+    nested_before = (out / "volume_nested.nc").stat().st_mtime_ns
+    argv = ["regret", "--model", "bernoulli", "--n", "5", "10", "--seeds", "4", "--predictors", "mixture",
+            "--budget", "16", "--m", "20"]
+    code, _, err = _run(capsys, *argv, "--out", str(out))
     assert code == 0, err
+    assert computed == [[2, 3]]
     assert not (out / "INTERRUPTED").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and "regret_seed0.nc" in manifest["files"]
+    assert (out / "volume_nested.nc").stat().st_mtime_ns >= nested_before  # rewritten with the same numbers
     _assert_provenance(out, "regret", seed=0)
+    whole = tmp_path / "whole"
+    code, _, err = _run(capsys, *argv, "--out", str(whole))
+    assert code == 0, err
+    assert computed[-1] == [0, 1, 2, 3]
+    with xr.open_dataset(out / "regret.nc") as resumed, xr.open_dataset(whole / "regret.nc") as fresh:
+        names = [v for v in fresh.data_vars]
+        assert sorted(resumed.data_vars) == sorted(names)
+        for name in names:  # bit for bit
+            np.testing.assert_array_equal(resumed[name].values, fresh[name].values, err_msg=name)
+    # a run killed outright (SIGKILL: the manifest still says running, no INTERRUPTED) resumes too
+    manifest = json.loads((whole / "manifest.json").read_text())
+    (whole / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    (whole / "regret_seed3.nc").unlink()
+    code, _, err = _run(capsys, *argv, "--out", str(whole))
+    assert code == 0, err
+    assert computed[-1] == [3]
 
 
 def test_warnings_are_one_line_each_and_once(capsys, tmp_path: Path, monkeypatch) -> None:

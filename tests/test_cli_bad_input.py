@@ -42,6 +42,19 @@ _FILES: dict[str, str] = {
     "model3.toml": "model = 3\n",
     "both.toml": "option = {a = 1}\nmodel_options = {a = 2}\n",
     "a_file": "",
+    # study files of `bayesvol sweep`
+    "study_unknown.toml": "command = \"volume\"\ngridd = {m = [10]}\n",
+    "study_both.toml": "command = \"volume\"\nfunction = \"a.py:f\"\n[grid]\nm = [10]\n",
+    "study_nogrid.toml": "command = \"volume\"\n",
+    "study_command.toml": "command = \"nosuch\"\n[grid]\nm = [10]\n",
+    "study_out.toml": "command = \"volume\"\n[grid]\nout = [\"x\"]\n",
+    "study_model.toml": "command = \"volume\"\n[grid]\nmodel = [\"nosuch\"]\n",
+    "study_budget.toml": "command = \"volume\"\n[grid]\nbudget = [10]\n",
+    "study_function.toml": "function = \"missing_cells.py:f\"\n[grid]\nx = [1]\n",
+    "study_axis.toml": "command = \"volume\"\n[grid]\nm = []\n",
+    "study_workers.toml": "command = \"volume\"\nworkers = 0\n[grid]\nm = [10]\n",
+    "study_seed.toml": "command = \"volume\"\nseed = -1\n[grid]\nm = [10]\n",
+    "study.toml": "command = \"volume\"\nout = \"study_out\"\n[grid]\nm = [10]\n",
 }
 
 
@@ -187,6 +200,27 @@ CASES: list[tuple[list[str], str]] = [
     (["spectrum", "--out", f"{T}/other_run"],
      "holds the results of a different run (`bayesvol volume --model "
                                               "bernoulli`); choose another --out, or add --overwrite"),
+    # bayesvol sweep: the study file and the study's folder
+    (["sweep"], "give the study's TOML file: bayesvol sweep study.toml"),
+    (["sweep", f"{T}/missing.toml"], "study file '{tmp}/missing.toml' not found"),
+    (["sweep", f"{T}/bad.toml"], "study file '{tmp}/bad.toml' is not valid TOML"),
+    (["sweep", f"{T}/study_unknown.toml"], "has unknown key(s) ['gridd']"),
+    (["sweep", f"{T}/study_both.toml"], "needs exactly one of 'command'"),
+    (["sweep", f"{T}/study_nogrid.toml"], "needs a [grid] table"),
+    (["sweep", f"{T}/study_command.toml"], "Sweep fn must be a function or one of the commands"),
+    (["sweep", f"{T}/study_out.toml"], "'out' is not an option a study can set"),
+    (["sweep", f"{T}/study_model.toml"], "Sweep: unknown model 'nosuch'"),
+    (["sweep", f"{T}/study_budget.toml"], "--budget must be an integer ≥ 8 and a multiple of 4, got 10"),
+    (["sweep", f"{T}/study_function.toml"], "function file 'missing_cells.py' not found"),
+    (["sweep", f"{T}/study_axis.toml"], "Sweep grid axis 'm' must be a non-empty list"),
+    (["sweep", f"{T}/study_workers.toml"], "'workers' must be a positive integer, got 0"),
+    (["sweep", f"{T}/study_seed.toml"], "Sweep seed must be an integer in [0, 2^32 − 1], got -1"),
+    (["sweep", f"{T}/study.toml", "--workers", "0"], "--workers must be a positive integer, got 0"),
+    (["sweep", f"{T}/study.toml", "--executor", "mpi"], "--executor"),
+    (["sweep", f"{T}/study.toml", "--status"], "--out 'study_out' holds no study yet"),
+    (["sweep", f"{T}/study.toml", "--out", f"{T}/other_run"], "is not empty and holds no study.json"),
+    (["sweep", "--model", "bernoulli"], "--model is not an option of `bayesvol sweep`"),
+    (["volume", "--executor", "ray"], "--executor is not an option of `bayesvol volume`; it is taken by"),
     (["spectrum", "--out", f"{T}/no_manifest"], "already holds results (results.json) of a run without a "
                                                 "manifest; choose another --out, or add --overwrite"),
 ]

@@ -50,6 +50,8 @@ _COMMANDS: dict[str, str] = {
     "sequence": "code lengths of Markov mixtures (orders 0 … K and their mixture) and plug-ins on a real "
                 "character sequence",
     "models": "list the zoo models and their facts",
+    "sweep": "run a study from a TOML file: a grid of cells, each stored as it finishes (the same command "
+             "again continues a killed study); in this process, local processes or Ray",
 }
 
 _WRITERS = ("run", "volume", "regret", "spectrum", "compare", "sequence")
@@ -75,7 +77,16 @@ _USED_BY: dict[str, tuple[str, ...]] = {
     "methods": ("volume",),
     "data": ("compare", "sequence"),
     "order": ("sequence",),
+    "executor": ("sweep",),
+    "workers": ("sweep",),
+    "address": ("sweep",),
+    "status": ("sweep",),
+    "retry_failed": ("sweep",),
+    "report": ("sweep",),
 }
+_USED_BY["out"] = (*_WRITERS, "sweep")  # the study folder
+_USED_BY["seed"] = (*_WRITERS, "sweep")  # the study's seed (each cell's key is derived from it)
+_EXECUTORS = ("inline", "processes", "ray")
 
 _HINTS: dict[tuple[str, str], str] = {
     ("compare", "truth"): "compare scores predictors on a data set without a known truth: --truth "
@@ -104,7 +115,8 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
     add("config", type=Path, text="TOML file with any of the options below, by their long names")
     add("json", action="store_true", text="print machine-readable results to stdout (no table, no bars)")
     add("debug", action="store_true", text="show the full traceback on errors")
-    add("out", type=Path, text=f"output folder (default: bayesvol-out/{command})")
+    add("out", type=Path, text=f"output folder (default: bayesvol-out/{command})" if command != "sweep" else
+        "the study's folder (default: the study file's out, else bayesvol-out/sweep/<study file name>)")
     add("seed", type=int, text="random seed (default 0); same seed, same numbers")
     add("overwrite", action="store_true",
         text="replace the results of a different run in --out (the same run again always overwrites)")
@@ -131,6 +143,13 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
                          "breast_cancer), or a .npz file with arrays x and y; the model takes its dimensions "
                          f"from the data. Models by task: {which_models_fit()}")
     add("order", type=int, text="largest Markov order K (default 5)")
+    add("executor", choices=_EXECUTORS,
+        text="where the cells run: inline (this process, default), processes (local, spawned) or ray")
+    add("workers", type=int, text="processes, or CPUs of a local Ray (default: this machine's CPUs)")
+    add("address", text="a Ray cluster to connect to (default: $RAY_ADDRESS, else a local Ray)")
+    add("status", action="store_true", text="show done / failed / pending cells and the failures (no run)")
+    add("retry_failed", "--retry-failed", action="store_true", text="run the failed cells again")
+    add("report", action="store_true", text="write report.html from the study's folder (no run)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -153,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in _COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=False)
         _add_options(cmd, name)
+        if name == "sweep":
+            cmd.add_argument("study", nargs="?", type=Path, default=None,
+                             help="the study's TOML file (see `bayesvol.study.command`)")
     return parser
 
 
@@ -289,7 +311,7 @@ def resolve_options(args: argparse.Namespace, argv: Sequence[str] = ()) -> dict[
     if args.option is not None:
         model_options.update(_parse_option_items(args.option, source))
     options["option"] = model_options
-    for key in ("json", "overwrite"):
+    for key in ("json", "overwrite", "status", "retry_failed", "report"):
         if options[key] is not None and not isinstance(options[key], bool):
             raise CLIError(f"{source.name(key)} must be true or false, got {options[key]!r}")
         options[key] = bool(options[key])
@@ -298,11 +320,18 @@ def resolve_options(args: argparse.Namespace, argv: Sequence[str] = ()) -> dict[
             raise CLIError(f"{source.name(key)} must be a string, got {options[key]!r}")
         if isinstance(options[key], str) and not options[key].strip():
             raise CLIError(f"{source.name(key)} is empty")
+    options["_seed_given"] = options["seed"] is not None  # a study's own file may set it
     options["seed"] = 0 if options["seed"] is None else options["seed"]
     _check_int(options, "seed", source, 0, 2**32 - 1, "an integer in [0, 2^32 − 1]")
     _check_int(options, "seeds", source, 1)
     _check_int(options, "m", source, 1)
     _check_int(options, "order", source, 0, 8, "an integer in [0, 8]")
+    _check_int(options, "workers", source, 1)
+    if options["executor"] is not None and options["executor"] not in _EXECUTORS:
+        raise CLIError(f"{source.name('executor')} must be one of {', '.join(_EXECUTORS)}, got "
+                       f"{options['executor']!r}")
+    if options["address"] is not None and not isinstance(options["address"], str):
+        raise CLIError(f"{source.name('address')} must be a string, got {options['address']!r}")
     budget = options["budget"]
     if budget is not None and (not _is_int(budget) or budget < 8 or budget % 4):
         raise CLIError(f"{source.name('budget')} must be an integer ≥ 8 and a multiple of 4, got {budget!r}")
@@ -320,7 +349,9 @@ def resolve_options(args: argparse.Namespace, argv: Sequence[str] = ()) -> dict[
         options["data"] = "breast_cancer"
     if command == "sequence" and options["data"] is None:
         options["data"] = "python-stdlib-text"
-    options["out"] = Path(options["out"]) if options["out"] is not None else Path("bayesvol-out") / command
+    options["study"] = getattr(args, "study", None)
+    default_out = None if command == "sweep" else Path("bayesvol-out") / command  # a study file may name it
+    options["out"] = Path(options["out"]) if options["out"] is not None else default_out
     options["command"] = command
     options["_source"] = source
     options["_argv"] = list(argv)
@@ -573,7 +604,7 @@ def _prepare(args: argparse.Namespace, argv: Sequence[str]) -> tuple[dict[str, A
     options = resolve_options(args, argv)
     source: _Source = options["_source"]
     command = options["command"]
-    if command == "models":
+    if command in ("models", "sweep"):  # a study checks its own file and keeps its own folder
         return options, None
     if command == "sequence":
         zoo = None
@@ -588,11 +619,22 @@ def _prepare(args: argparse.Namespace, argv: Sequence[str]) -> tuple[dict[str, A
                          source.name("truth"))
     provenance = _provenance(options)
     options["_clear"] = outfolder.check_folder(options["out"], provenance, options["overwrite"])
+    if command in ("run", "regret", "volume"):  # an unfinished attempt of the same run: reuse its pieces
+        from bayesvol.study.resume import REUSABLE, resumable
+
+        if resumable(options["out"], provenance, options["overwrite"]):
+            options["_resume"] = True
+            options["_clear"] = [f for f in options["_clear"] if not REUSABLE.match(f)]
     options["_provenance"] = provenance
     if os.environ.get("BAYESVOL_QUICK") == "1":  # tests only: smaller samplers, recorded in every file
         options["_quick"] = True
         provenance["quick"] = True
     return options, zoo
+
+
+def _check_cell(argv: list[str]) -> None:
+    """A study's command cell, checked like a command line (bayesvol.study runs it as one)."""
+    resolve_options(build_parser().parse_args(argv), argv)
 
 
 def _is_computation_failure(err: InputError) -> bool:
@@ -606,6 +648,9 @@ def _is_computation_failure(err: InputError) -> bool:
 def _stop_note(options: dict[str, Any] | None, created: bool, reason: str) -> str:
     """After a stop: the INTERRUPTED marker (or no folder at all) and a sentence on what was kept."""
     run = _run_id(options)
+    if options is not None and options.get("command") == "sweep" and options.get("_study_out"):
+        return (f"every finished cell is kept in {str(options['_study_out'])!r}; the same command again "
+                "continues")
     if options is None or run is None:
         return ""
     return outfolder.after_stop(options["out"], run, created, reason, _seeds_of(options))
@@ -655,14 +700,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise CLIError(f"unrecognized argument(s) {' '.join(extra)} for `bayesvol {args.command}` "
                                f"(see `bayesvol {args.command} --help`)")
             if args.command is None:
-                raise CLIError("give a command: run, volume, regret, spectrum, compare, sequence or models "
-                               "(see `bayesvol --help`)")
+                raise CLIError("give a command: run, volume, regret, spectrum, compare, sequence, sweep or "
+                               "models (see `bayesvol --help`)")
             options, zoo = _prepare(args, argv)
             from bayesvol.app import experiments
 
-            created = not Path(options["out"]).exists()
+            created = options["out"] is not None and not Path(options["out"]).exists()
             if args.command == "models":
                 result = experiments.list_models(None, options)
+            elif args.command == "sweep":
+                from bayesvol.study.command import sweep_command
+
+                result = sweep_command(options, _check_cell)
             else:
                 result = experiments.COMMANDS[args.command](zoo, options)
             run = _run_id(options)

@@ -132,11 +132,13 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         step("volume curves")
         report.add_dataset("volume_laplace", laplace.to_xarray())
         report.add_dataset("volume_nested", nested.to_xarray())
-        regret = regret_curve(mc, zoo, ns, list(range(num_seeds)), ("mixture", "plugin"), key=key_regret,
-                              exact_log_marginal=zoo.log_mixture, volume_curves=curves,
-                              smc_options={"progress": _show_progress(options)},
-                              on_seed=lambda seed: step(f"regret, seed {seed}"),
-                              on_seed_result=_save_seed(report))
+        regret = _resumable_regret(options, list(range(num_seeds)), ("mixture", "plugin"), ns, lambda todo:
+                                   regret_curve(mc, zoo, ns, todo, ("mixture", "plugin"), key=key_regret,
+                                                exact_log_marginal=zoo.log_mixture, volume_curves=curves,
+                                                smc_options={"progress": _show_progress(options)},
+                                                on_seed=lambda seed: step(f"regret, seed {seed}"),
+                                                on_seed_result=_save_seed(report)),
+                                   lambda seed: step(f"regret, seed {seed}"), _save_seed(report))
         report.add_dataset("regret", regret)
         k_eff = effective_dimension(laplace.eigenvalues, np.asarray(ns))
         posterior = _diagnostic_fit(zoo, ns[-1], key_fit, quick=bool(options.get("_quick")))
@@ -276,7 +278,10 @@ def _volume_curves(zoo: Any, options: Mapping[str, Any], covariates: Mapping[str
     curves = {}
     if "laplace" in methods:
         curves["Laplace"] = laplace_volume(zoo.model_class, zoo.true_params, eps2, **covariates)
-    if "nested" in methods:
+    reused = _reused_curve(options) if "nested" in methods else None
+    if reused is not None:
+        curves["MCMC (nested)"] = reused
+    elif "nested" in methods:
         curves["MCMC (nested)"] = sampled_volume(zoo.model_class, zoo.true_params, eps2, key=key,
                                                  num_live=int(options.get("budget") or 64),
                                                  progress=_show_progress(options), **covariates)
@@ -364,10 +369,13 @@ def regret_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     with progress(1 + len(seeds), "regret", _show_progress(options)) as step:
         curves = _volume_curves(zoo, options, covariates, key_volume)
         step("volume curves")
-        ds = regret_curve(zoo.model_class, zoo, ns, seeds, predictors, key=key,
-                          exact_log_marginal=zoo.log_mixture, volume_curves=curves,
-                          smc_options={"progress": _show_progress(options)},
-                          on_seed=lambda seed: step(f"seed {seed}"), on_seed_result=_save_seed(report))
+        for curve in curves.values():  # saved as they finish: a resumed run reuses the nested one
+            report.add_dataset(f"volume_{curve.method}", curve.to_xarray())
+        ds = _resumable_regret(options, seeds, predictors, ns, lambda todo: regret_curve(
+            zoo.model_class, zoo, ns, todo, predictors, key=key, exact_log_marginal=zoo.log_mixture,
+            volume_curves=curves, smc_options={"progress": _show_progress(options)},
+            on_seed=lambda seed: step(f"seed {seed}"), on_seed_result=_save_seed(report)),
+            lambda seed: step(f"seed {seed}"), _save_seed(report))
     report.add_dataset("regret", ds)
     rows = []
     for i, n in enumerate(ns):
@@ -616,3 +624,26 @@ COMMANDS: dict[str, Callable[[Any, Mapping[str, Any]], dict[str, Any]]] = {
     "compare": compare_command,
     "sequence": sequence_command,
 }
+
+
+# ------------------------------------------------------------------------------------------------
+# resuming an unfinished run (bayesvol.study.resume): the CLI sets options["_resume"] when the output
+# folder holds an unfinished attempt of the same run
+def _reused_curve(options: Mapping[str, Any]) -> Any:
+    """The nested volume curve an earlier attempt of this run saved, when resuming (else None)."""
+    if not options.get("_resume"):
+        return None
+    from bayesvol.study.resume import load_volume_curve
+
+    return load_volume_curve(Path(options["out"]))
+
+
+def _resumable_regret(options: Mapping[str, Any], seeds: list[int], predictors: Any, ns: list[int],
+                      run: Callable[[list[int]], Any], on_seed: Callable[[int], None],
+                      on_seed_result: Callable[[int, Any], None]) -> Any:
+    """``run(seeds)`` (a regret_curve), reusing the seeds an earlier attempt of this run finished."""
+    if not options.get("_resume"):
+        return run(list(seeds))
+    from bayesvol.study.resume import regret_resumed
+
+    return regret_resumed(Path(options["out"]), seeds, tuple(predictors), ns, run, on_seed, on_seed_result)

@@ -396,10 +396,16 @@ def regret_curve(
         if on_seed is not None:
             on_seed(seed)
         if on_seed_result is not None:
-            on_seed_result(seed, xr.Dataset(
+            seed_ds = xr.Dataset(
                 {"regret": (("predictor", "n"), regret[:, :, j].copy()),
                  "online_regret": ("n", online_regret[:, j].copy())},
-                coords={"predictor": list(predictors), "n": ns}, attrs={"seed": seed, "units": "nats"}))
+                coords={"predictor": list(predictors), "n": ns}, attrs={"seed": seed, "units": "nats"})
+            if fitted[:, j].any():  # the seed's NUTS health too, so a resumed run loses nothing
+                seed_ds = seed_ds.assign(fit_rhat=("n", fit_rhat[:, j].copy()),
+                                         fit_ess_bulk=("n", fit_ess[:, j].copy()),
+                                         fit_divergences=("n", fit_divergences[:, j].copy()),
+                                         fit_ok=("n", fit_ok[:, j].copy()))
+            on_seed_result(seed, seed_ds)
     dims = ("predictor", "n", "seed")
     coords = {"predictor": list(predictors), "n": ns, "seed": seeds}
     ds = xr.Dataset(
