@@ -35,6 +35,9 @@ from bayesvol.inference.fit import fit as fit
 from bayesvol.inference.fit import use_host_devices as use_host_devices
 from bayesvol.model.model_class import ModelClass as ModelClass
 from bayesvol.model.model_class import ModelClassError as ModelClassError
+from bayesvol.regret.approx import erm_gd_fit as erm_gd_fit
+from bayesvol.regret.approx import min_norm_erm as min_norm_erm
+from bayesvol.regret.gap import mixture_gap as mixture_gap
 from bayesvol.regret.predictors import PREDICTORS as PREDICTORS
 from bayesvol.regret.predictors import predictive_log_loss as predictive_log_loss
 from bayesvol.regret.predictors import register_predictor as register_predictor
@@ -93,6 +96,7 @@ __all__ = [
     "compare",
     "dataset_truth",
     "effective_dimension",
+    "erm_gd_fit",
     "fisher",
     "fisher_spectrum",
     "fit",
@@ -105,6 +109,8 @@ __all__ = [
     "laplace_volume",
     "log_marginal",
     "loss_hessian",
+    "min_norm_erm",
+    "mixture_gap",
     "model_truth",
     "nested_gibbs_bound",
     "nested_volume",

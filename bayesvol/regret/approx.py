@@ -1,0 +1,558 @@
+"""Approximate Bayes mixtures for large d, named empirical-risk minimizers, and a quadrature reference.
+
+Each is a predictor of :mod:`bayesvol.regret.predictors` (one :class:`~bayesvol.regret.predictors.Predictor`
+signature, registered by name) returning log q(y_j | x_j; S) per test row with its cost in per-datum
+gradient evaluations (``Prediction.gradient_evaluations``):
+
+* ``"laplace_ggn"`` — the linearized Laplace predictive at the MAP ẑ: z ~ N(ẑ, Σ), Σ⁻¹ = −∇² log w(ẑ) +
+  n·GGN(ẑ), the GGN from :func:`bayesvol.curvature.fisher.fisher_spectrum` (dense / Gram / Lanczos) in
+  prior-whitened coordinates, keeping its top ``rank`` eigenpairs (the other directions stay at the prior:
+  low rank + prior). The network's outputs η(x; z) are linearized at ẑ, η ≈ η̂ + J(z − ẑ). A Normal
+  likelihood with a fixed scale gives the closed form N(y; η̂, σ² + J Σ Jᵀ) — for a linear-Gaussian class
+  the exact Bayes mixture; Bernoulli and categorical likelihoods average p(y | logits) over ``num_mc``
+  draws of the linearized logits (Monte Carlo); other likelihoods are refused.
+* ``"sgd_ensemble"`` — the practitioner's recipe: ``num_members`` Adam runs (optax) on minibatches of the
+  penalized empirical risk −(1/n)[Σ log P_z(x_i) + log w(z)] (the prior as weight decay) from prior draws,
+  each stopped when the full-data gradient norm falls below ``sgd_tol`` (checked every ``sgd_check``
+  steps) or after ``sgd_max_steps``; an equal-weight mixture of the members.
+* ``"erm_min_norm"`` — the minimum-norm least-squares fit ẑ = argmin{‖z‖ : z minimizes Σ (y_i − η_i(z))²/σ_i²}
+  for a class whose mean η is affine in z under a fixed-scale Normal likelihood (checked; other classes
+  are refused), computed by an SVD of the (n × d) design in float64 (``jnp.linalg.lstsq``, rcond =
+  max(n, d)·ε unless ``rcond`` is given), never by inverting an ill-conditioned Gram matrix.
+* ``"erm_gd"`` — full-batch gradient descent on the empirical risk −(1/n) Σ log P_z(x_i) from a prior draw
+  (``gd_init="prior"``) or z = 0 (``"zero"``), with an Armijo backtracking step (optax), stopped when the
+  gradient norm is below ``gd_tol`` or after ``gd_max_steps``: the ERM a practitioner's gradient descent
+  returns (from z = 0 on least squares, the minimum-norm ERM).
+* ``"quadrature"`` — the exact Bayes mixture of a class with d ≤ 2 by a tensor grid of ``grid_points``
+  per axis over ±``grid_width`` Laplace standard deviations around the MAP (a reference, no gradients).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import optax.tree_utils as otu
+from jax.scipy.special import logsumexp
+
+from bayesvol.curvature.fisher import fisher_spectrum
+from bayesvol.errors import InputError
+from bayesvol.model.covariates import Static, thaw
+from bayesvol.model.model_class import Array, ModelClass
+from bayesvol.regret.erm import ErmFit, erm, log_likelihood, prior_draws
+from bayesvol.regret.predictors import (
+    Prediction,
+    lbfgs_gradients,
+    mixture_log_prob,
+    register_predictor,
+)
+from bayesvol.volume.laplace import prior_gaussian
+
+__all__ = [
+    "APPROXIMATE_MIXTURES",
+    "NAMED_ERMS",
+    "erm_gd_fit",
+    "min_norm_erm",
+]
+
+#: The approximate mixtures this module registers, with the option that sets each one's budget.
+APPROXIMATE_MIXTURES = {"laplace_ggn": "rank", "sgd_ensemble": "num_members"}
+#: The named empirical-risk minimizers this module registers.
+NAMED_ERMS = ("erm_min_norm", "erm_gd")
+
+
+def _option(options: Mapping[str, Any], name: str, default: Any) -> Any:
+    value = options.get(name)
+    return default if value is None else value
+
+
+def _positive_int(options: Mapping[str, Any], name: str, default: int) -> int:
+    value = _option(options, name, default)
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise InputError(f"option {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _positive_float(options: Mapping[str, Any], name: str, default: float) -> float:
+    value = _option(options, name, default)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"option {name} must be a positive number, got {value!r}") from None
+    if not value > 0 or not np.isfinite(value):
+        raise InputError(f"option {name} must be a positive number, got {value!r}")
+    return value
+
+
+# ------------------------------------------------------------------------------- the observed outputs
+def _base(fn: Any) -> Any:
+    """The innermost distribution of ``fn`` (under Independent, Expanded, Masked wrappers)."""
+    while hasattr(fn, "base_dist"):
+        fn = fn.base_dist
+    return fn
+
+
+def _family(fn: Any) -> str:
+    import numpyro.distributions as dist
+
+    base = _base(fn)
+    if isinstance(base, dist.Normal):
+        return "normal"
+    if isinstance(base, dist.BernoulliProbs | dist.BernoulliLogits):
+        return "bernoulli"
+    if isinstance(base, dist.CategoricalProbs | dist.CategoricalLogits):
+        return "categorical"
+    return type(base).__name__
+
+
+def _site(mc: ModelClass, z: Array, covariates: Mapping[str, Any]) -> Any:
+    return mc.observed_trace(mc.unflatten(z), covariates)[mc.observed_site]
+
+
+def _outputs(mc: ModelClass, family: str, z: Array, covariates: Mapping[str, Any]) -> tuple[Array, Array]:
+    """(η, the fixed Normal scale or 0): η the Normal mean or the logits of the base distribution."""
+    base = _base(_site(mc, z, covariates)["fn"])
+    if family == "normal":
+        return jnp.asarray(base.loc), jnp.asarray(base.scale)
+    return jnp.asarray(base.logits), jnp.zeros(())
+
+
+def _per_datum_log_prob(mc: ModelClass, family: str, site: Any, eta: Array, scale: Array,
+                        data: Array) -> Array:
+    """Per-datum log p(data_i | η_i) with the base distribution's parameter replaced by η."""
+    import numpyro.distributions as dist
+
+    if family == "normal":
+        inner = dist.Normal(eta, scale)
+    elif family == "bernoulli":
+        inner = dist.Bernoulli(logits=eta)
+    else:
+        inner = dist.Categorical(logits=eta)
+    # the wrappers only sum event dimensions (Independent) or broadcast (Expanded): per_datum does both
+    return mc.per_datum(site, inner.log_prob(data))
+
+
+# ------------------------------------------------------------------------------------------ laplace_ggn
+class _Laplace:
+    """The Gaussian N(ẑ, Σ) of the linearized Laplace approximation, Σ = L (I − U diag(c) Uᵀ) Lᵀ.
+
+    L is the prior's square root at ẑ (diagonal or lower-triangular), U the top eigenvectors of the
+    prior-whitened GGN Lᵀ F L (per datum), c = nλ/(1 + nλ).
+    """
+
+    def __init__(self, z: Array, sqrt_cov: Array, vectors: Array, shrink: Array) -> None:
+        self.z, self.sqrt_cov, self.vectors, self.shrink = z, sqrt_cov, vectors, shrink
+
+    def l_apply(self, v: Array) -> Array:
+        return self.sqrt_cov * v if self.sqrt_cov.ndim == 1 else self.sqrt_cov @ v
+
+    def lt_apply(self, v: Array) -> Array:
+        return self.sqrt_cov * v if self.sqrt_cov.ndim == 1 else self.sqrt_cov.T @ v
+
+    def cov_apply(self, v: Array) -> Array:
+        u = self.lt_apply(v)
+        return self.l_apply(u - self.vectors @ (self.shrink * (self.vectors.T @ u)))
+
+    def sqrt_apply(self, xi: Array) -> Array:
+        """Σ^{1/2} ξ = L (ξ + U ((1 − c)^{1/2} − 1) ⊙ Uᵀξ): exact, U has orthonormal columns."""
+        return self.l_apply(xi + self.vectors @ ((jnp.sqrt(1.0 - self.shrink) - 1.0) * (self.vectors.T @ xi)))
+
+
+def _curvature_cost(method: str, d: int, n: int, k: int, num_matvecs: int) -> int:
+    """Per-datum gradients of the GGN: dense = d HVPs, Gram = n·k Jacobian rows, Lanczos = its HVPs."""
+    if method == "dense":
+        return 2 * d * n
+    if method == "gram":
+        return n * k
+    return 2 * min(num_matvecs, d) * n
+
+
+def _laplace_fit(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], key: Array,
+                 num_train: int, options: Mapping[str, Any]) -> tuple[_Laplace, int, Any]:
+    num_starts = _positive_int(options, "num_starts", 4)
+    rank = options.get("rank")
+    if rank is not None:
+        rank = _positive_int(options, "rank", 1)
+    method = _option(options, "curvature_method", "auto")
+    num_matvecs = _positive_int(options, "num_matvecs", 80)
+    fitted = erm(mc, train, key=key, penalty="map", num_starts=num_starts, num_rows=num_train,
+                 covariates=train_covariates)
+    cost = lbfgs_gradients(fitted, num_train)
+    z_hat = fitted.z
+    prefix, prefix_cov = mc.row_layout.prefix(train, train_covariates, num_train)
+    prior = prior_gaussian(mc, z_hat)
+    spectrum = fisher_spectrum(mc, mc.unflatten(z_hat), method=method, sqrt_cov=prior.sqrt_cov,
+                               num_eigenvectors=mc.dim if rank is None else rank, num_matvecs=num_matvecs,
+                               key=jax.random.fold_in(key, 1), covariates=prefix_cov)
+    keep = spectrum.eigenvectors.shape[1] if spectrum.eigenvectors is not None else 0
+    lam = jnp.maximum(jnp.asarray(spectrum.eigenvalues[:keep]), 0.0)
+    vectors = jnp.asarray(spectrum.eigenvectors) if keep else jnp.zeros((mc.dim, 0))
+    shrink = num_train * lam / (1.0 + num_train * lam)
+    k = int(spectrum.diagnostics.get("outputs_per_row", 1))
+    cost += _curvature_cost(spectrum.method, mc.dim, num_train, k, num_matvecs)
+    laplace = _Laplace(z_hat, jnp.asarray(prior.sqrt_cov), vectors, shrink)
+    # one Gauss–Newton step z ← ẑ + Σ ∇ log w(z | S): L-BFGS stops at a gradient tolerance, this step
+    # makes the mean exact for a linear-Gaussian class (kept only if it raises the log posterior)
+    log_post = _log_posterior(mc, prefix_cov)
+    value, grad = log_post(z_hat, prefix)
+    stepped = z_hat + laplace.cov_apply(grad)
+    cost += num_train
+    new_value = float(log_post(stepped, prefix)[0])
+    # "no worse to rounding": at an L-BFGS optimum the step's gain is below the values' last digits
+    if np.isfinite(new_value) and new_value >= float(value) - 1e-12 * max(1.0, abs(float(value))):
+        laplace.z = stepped
+        cost += num_train
+    return laplace, cost, spectrum
+
+
+def _log_posterior(mc: ModelClass, covariates: Mapping[str, Any]) -> Callable[[Array, Array], Any]:
+    rows, static = mc.row_layout.split(covariates)
+    fn = _log_posterior_fn(mc, static)
+    return lambda z, data: fn(z, data, rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _log_posterior_fn(mc: ModelClass, static: Static) -> Callable[..., Any]:
+    def log_post(z: Array, data: Array, rows: Mapping[str, Array]) -> Array:
+        return mc.log_prior(z) + jnp.sum(mc.log_likelihood(z, data, covariates={**thaw(static), **rows}))
+
+    return jax.jit(jax.value_and_grad(log_post))
+
+
+def _laplace_ggn(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
+                 test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
+                 options: Mapping[str, Any]) -> Prediction:
+    """Linearized Laplace (GGN) predictive at the MAP (see the module docstring)."""
+    family = _family(_site(mc, jnp.zeros(mc.dim), test_covariates)["fn"])
+    if family not in ("normal", "bernoulli", "categorical"):
+        raise InputError(f"laplace_ggn's linearized predictive is written for Normal (fixed scale), "
+                         f"Bernoulli and Categorical likelihoods; the observed site {mc.observed_site!r} "
+                         f"is {family}")
+    num_mc = _positive_int(options, "num_mc", 1000)
+    key_fit, key_mc = jax.random.split(key)
+    laplace, cost, _ = _laplace_fit(mc, train, train_covariates, key_fit, num_train, options)
+    test = jnp.asarray(test)
+    rows, static = mc.row_layout.split(test_covariates)
+    m = int(test.shape[0])
+    z = laplace.z
+    if family == "normal":
+        fixed_scale = _scale_is_fixed(mc, z, test_covariates)
+        if not fixed_scale:
+            raise InputError(f"laplace_ggn needs a Normal likelihood whose scale does not depend on the "
+                             f"parameters (a fixed σ); {mc.observed_site!r} has a fitted scale")
+        log_q, k = _gaussian_predictive(mc, static)(z, laplace.sqrt_cov, laplace.vectors, laplace.shrink,
+                                                    test, rows)
+        cost += m * int(k)
+    else:
+        xi = jax.random.normal(key_mc, (num_mc, mc.dim))
+        deltas = jax.vmap(laplace.sqrt_apply)(xi)
+        log_q = _mc_predictive(mc, family, static)(z, deltas, test, rows)
+        cost += num_mc * m  # one JVP (≈ one gradient) per draw and test row
+    return Prediction(log_q, gradient_evaluations=int(cost))
+
+
+def _scale_is_fixed(mc: ModelClass, z: Array, covariates: Mapping[str, Any]) -> bool:
+    tangent = jax.random.normal(jax.random.PRNGKey(0), z.shape)
+    _, moved = jax.jvp(lambda z: _outputs(mc, "normal", z, covariates)[1], (z,), (tangent,))
+    return bool(jnp.all(moved == 0))
+
+
+@functools.lru_cache(maxsize=64)
+def _gaussian_predictive(mc: ModelClass, static: Static) -> Callable[..., tuple[Array, int]]:
+    def predict(z: Array, sqrt_cov: Array, vectors: Array, shrink: Array, test: Array,
+                rows: Mapping[str, Array]) -> tuple[Array, Array]:
+        cov = {**thaw(static), **rows}
+        m = test.shape[0]
+        loc, scale = _outputs(mc, "normal", z, cov)
+        loc = jnp.broadcast_to(loc, jnp.shape(test)).reshape(m, -1)
+        scale = jnp.broadcast_to(scale, jnp.shape(test)).reshape(m, -1)
+        k = loc.shape[1]
+        jac = jax.jacrev(lambda z: jnp.broadcast_to(_outputs(mc, "normal", z, cov)[0], jnp.shape(test))
+                         .reshape(m, -1))(z)  # (m, k, d)
+        a = jac * sqrt_cov if sqrt_cov.ndim == 1 else jac @ sqrt_cov  # J L
+        b = a @ vectors  # J L U
+        s = a @ jnp.swapaxes(a, 1, 2) - (b * shrink) @ jnp.swapaxes(b, 1, 2)
+        pred_cov = s + jax.vmap(jnp.diag)(scale**2)
+        resid = test.reshape(m, -1) - loc
+        chol = jnp.linalg.cholesky(pred_cov)
+        w = jax.scipy.linalg.solve_triangular(chol, resid[..., None], lower=True)[..., 0]
+        log_det = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=1, axis2=2)), axis=1)
+        return -0.5 * (jnp.sum(w**2, axis=1) + log_det + k * jnp.log(2 * jnp.pi)), jnp.asarray(k)
+
+    return jax.jit(predict)
+
+
+@functools.lru_cache(maxsize=64)
+def _mc_predictive(mc: ModelClass, family: str, static: Static) -> Callable[..., Array]:
+    def predict(z: Array, deltas: Array, test: Array, rows: Mapping[str, Array]) -> Array:
+        cov = {**thaw(static), **rows}
+        site = _site(mc, z, cov)
+        eta, lin = jax.linearize(lambda z: _outputs(mc, family, z, cov)[0], z)
+
+        def one(delta: Array) -> Array:
+            return _per_datum_log_prob(mc, family, site, eta + lin(delta), 0.0, test)
+
+        log_p = jax.lax.map(one, deltas, batch_size=64)
+        return logsumexp(log_p, axis=0) - jnp.log(deltas.shape[0])
+
+    return jax.jit(predict)
+
+
+# ------------------------------------------------------------------------------------------ sgd_ensemble
+@functools.lru_cache(maxsize=64)
+def _adam_runner(mc: ModelClass, static: Static, batch: int, learning_rate: float, tol: float,
+                 check_every: int, max_steps: int) -> Callable[..., tuple[Array, Array, Array]]:
+    static_cov = thaw(static)
+    count = mc.row_layout.count
+    optimizer = optax.adam(learning_rate)
+
+    def run(starts: Array, keys: Array, data: Array, rowwise: dict[str, Array], n: Array
+            ) -> tuple[Array, Array, Array]:
+        used = jnp.arange(data.shape[0]) < n
+        batch_static = {k: (batch if k == count else v) for k, v in static_cov.items()}
+
+        def full_objective(z: Array) -> Array:
+            log_lik = mc.log_likelihood(z, data, covariates={**static_cov, **rowwise})
+            return -(jnp.sum(jnp.where(used, log_lik, 0.0)) + mc.log_prior(z)) / n
+
+        def batch_objective(z: Array, index: Array) -> Array:
+            cov = {**batch_static, **{k: v[index] for k, v in rowwise.items()}}
+            log_lik = mc.log_likelihood(z, data[index], covariates=cov)
+            return -(jnp.mean(log_lik) + mc.log_prior(z) / n)
+
+        def member(z0: Array, key: Array) -> tuple[Array, Array, Array]:
+            def inner(carry: tuple[Array, Any, Array], _: Any) -> tuple[tuple[Array, Any, Array], None]:
+                z, state, key = carry
+                key, key_b = jax.random.split(key)
+                # with replacement from the first n rows: fixed shapes for every prefix of the data
+                index = jax.random.randint(key_b, (batch,), 0, n)
+                grad = jax.grad(batch_objective)(z, index)
+                updates, state = optimizer.update(grad, state, z)
+                return (optax.apply_updates(z, updates), state, key), None
+
+            def body(carry: tuple[Array, Any, Array, Array, Array]) -> tuple[Array, Any, Array, Array, Array]:
+                z, state, key, steps, _ = carry
+                (z, state, key), _ = jax.lax.scan(inner, (z, state, key), None, length=check_every)
+                return z, state, key, steps + check_every, jnp.linalg.norm(jax.grad(full_objective)(z))
+
+            def keep_going(carry: tuple[Array, Any, Array, Array, Array]) -> Array:
+                _, _, _, steps, norm = carry
+                return (norm >= tol) & (steps < max_steps)
+
+            init = (z0, optimizer.init(z0), key, jnp.asarray(0), jnp.asarray(jnp.inf))
+            z, _, _, steps, norm = jax.lax.while_loop(keep_going, body, init)
+            return z, steps, norm
+
+        return jax.vmap(member)(starts, keys)
+
+    return jax.jit(run)
+
+
+def _sgd_ensemble(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
+                  test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
+                  options: Mapping[str, Any]) -> Prediction:
+    """Equal-weight mixture of Adam runs from prior draws (see the module docstring)."""
+    members = _positive_int(options, "num_members", 5)
+    batch = min(_positive_int(options, "batch_size", 32), num_train)
+    learning_rate = _positive_float(options, "learning_rate", 1e-2)
+    tol = _positive_float(options, "sgd_tol", 1e-3)
+    check_every = _positive_int(options, "sgd_check", 50)
+    max_steps = _positive_int(options, "sgd_max_steps", 5000)
+    key_init, key_run = jax.random.split(key)
+    starts = prior_draws(mc, key_init, members)
+    rowwise, static = mc.row_layout.split(train_covariates)
+    runner = _adam_runner(mc, static, batch, learning_rate, tol, check_every, max_steps)
+    z, steps, _ = runner(starts, jax.random.split(key_run, members), jnp.asarray(train), rowwise,
+                         jnp.asarray(num_train))
+    steps = np.asarray(steps)
+    cost = int(np.sum(steps) * batch + np.sum(steps // check_every) * num_train)
+    log_q = mixture_log_prob(mc, z, test, test_covariates)
+    return Prediction(log_q, gradient_evaluations=cost)
+
+
+# ------------------------------------------------------------------------------------------ named ERMs
+def _affine_design(mc: ModelClass, data: Array, covariates: Mapping[str, Any], key: Array
+                   ) -> tuple[Array, Array, Array]:
+    """(J, offset, scale) with η(z) = offset + J z for a fixed-scale Normal likelihood, else InputError."""
+    family = _family(_site(mc, jnp.zeros(mc.dim), covariates)["fn"])
+    if family != "normal":
+        raise InputError(f"erm_min_norm needs a least-squares class (a Normal likelihood with its mean "
+                         f"linear in the parameters); the observed site {mc.observed_site!r} is {family}")
+    shape = jnp.shape(data)
+
+    def mean(z: Array) -> Array:
+        return jnp.broadcast_to(_outputs(mc, "normal", z, covariates)[0], shape).reshape(-1)
+
+    def scale(z: Array) -> Array:
+        return jnp.broadcast_to(_outputs(mc, "normal", z, covariates)[1], shape).reshape(-1)
+
+    zero = jnp.zeros(mc.dim)
+    probe = jax.random.normal(key, (mc.dim,))
+    jac = jax.jacrev(mean)(zero)
+    offset = mean(zero)
+    atol = 1e-9 * (1 + jnp.max(jnp.abs(offset)))
+    linear = jnp.allclose(mean(probe), offset + jac @ probe, rtol=1e-9, atol=atol)
+    linear &= jnp.allclose(jax.jacrev(mean)(probe), jac, rtol=1e-9, atol=1e-12)
+    if not bool(linear):
+        raise InputError(f"erm_min_norm needs a class whose mean is linear in the parameters z (checked at "
+                         f"two random points); the mean of {mc.observed_site!r} is not, so its ERMs have no "
+                         f"minimum-norm closed form: use 'erm_gd' or 'plugin'")
+    if not bool(jnp.all(scale(probe) == scale(zero))):
+        raise InputError(f"erm_min_norm needs a fixed Normal scale; the scale of {mc.observed_site!r} "
+                         f"depends on the parameters")
+    return jac, offset, scale(zero)
+
+
+def min_norm_erm(mc: ModelClass, data: Any, covariates: Mapping[str, Any], *, rcond: float | None = None,
+                 key: Array | None = None) -> tuple[Array, int]:
+    """The minimum-norm least-squares ERM ẑ and the rank of the scaled design (float64 SVD).
+
+    ẑ = argmin{‖z‖ : z minimizes Σ_i (y_i − η_i(z))² / σ_i²}, η affine in z; singular values below
+    ``rcond``·s_max are treated as 0 (default max(n, d)·ε₆₄, NumPy's choice).
+    """
+    data = jnp.asarray(data, dtype=jnp.float64)
+    key = jax.random.PRNGKey(0) if key is None else key
+    jac, offset, scale = _affine_design(mc, data, covariates, key)
+    a = (jac / scale[:, None]).astype(jnp.float64)
+    b = ((data.reshape(-1) - offset) / scale).astype(jnp.float64)
+    if rcond is None:
+        rcond = max(a.shape) * float(jnp.finfo(jnp.float64).eps)
+    z, _, rank, _ = jnp.linalg.lstsq(a, b, rcond=rcond)
+    return z, int(rank)
+
+
+def _erm_min_norm(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
+                  test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
+                  options: Mapping[str, Any]) -> Prediction:
+    """Plug-in at the minimum-norm ERM (least-squares classes only)."""
+    prefix, prefix_cov = mc.row_layout.prefix(train, train_covariates, num_train)
+    rcond = options.get("rcond")
+    z, _ = min_norm_erm(mc, prefix, prefix_cov, rcond=None if rcond is None else float(rcond), key=key)
+    k = int(np.prod(jnp.shape(prefix))) // max(num_train, 1)
+    return Prediction(log_likelihood(mc, z, test, test_covariates), gradient_evaluations=num_train * k,
+                      erm_spread=0.0)
+
+
+@functools.lru_cache(maxsize=64)
+def _gd_solver(mc: ModelClass, static: Static, tol: float, max_steps: int
+               ) -> Callable[..., tuple[Array, Array, Array, Array]]:
+    static_cov = thaw(static)
+    # GD with an Armijo backtracking step (optax's line search); the guess grows ×2 after each step
+    optimizer = optax.chain(optax.sgd(learning_rate=1.0), optax.scale_by_backtracking_linesearch(
+        max_backtracking_steps=40, increase_factor=2.0, store_grad=True))
+
+    def solve(z0: Array, data: Array, rowwise: dict[str, Array], n: Array
+              ) -> tuple[Array, Array, Array, Array]:
+        used = jnp.arange(data.shape[0]) < n
+
+        def objective(z: Array) -> Array:
+            log_lik = mc.log_likelihood(z, data, covariates={**static_cov, **rowwise})
+            return -jnp.sum(jnp.where(used, log_lik, 0.0)) / n
+
+        value_and_grad = optax.value_and_grad_from_state(objective)
+
+        def step(carry: tuple[Array, Any, Array, Array]) -> tuple[Array, Any, Array, Array]:
+            z, state, count, evaluations = carry
+            value, grad = value_and_grad(z, state=state)
+            updates, state = optimizer.update(grad, state, z, value=value, grad=grad, value_fn=objective)
+            trials = otu.tree_get(state, "num_linesearch_steps")
+            return optax.apply_updates(z, updates), state, count + 1, evaluations + trials
+
+        def keep_going(carry: tuple[Array, Any, Array, Array]) -> Array:
+            _, state, count, _ = carry
+            grad = otu.tree_get(state, "grad")
+            return (count == 0) | ((count < max_steps) & (otu.tree_norm(grad) >= tol))
+
+        init = (z0, optimizer.init(z0), jnp.asarray(0), jnp.asarray(0))
+        z, state, count, evaluations = jax.lax.while_loop(keep_going, step, init)
+        return z, count, otu.tree_norm(otu.tree_get(state, "grad")), evaluations
+
+    return jax.jit(solve)
+
+
+def erm_gd_fit(mc: ModelClass, data: Any, covariates: Mapping[str, Any], z0: Array, *, num_rows: int,
+               tol: float = 1e-6, max_steps: int = 20000) -> tuple[Array, int, float, int]:
+    """Gradient descent on −(1/n) Σ_{i<n} log P_z(x_i) from z0: (ẑ, steps, final gradient norm, evaluations).
+
+    Stops when ‖∇‖ < ``tol`` or after ``max_steps`` steps; ``evaluations`` counts every function and
+    gradient evaluation of the line search (each costs n per-datum gradients).
+    """
+    rowwise, static = mc.row_layout.split(covariates)
+    solver = _gd_solver(mc, static, float(tol), int(max_steps))
+    z, steps, norm, evaluations = solver(jnp.asarray(z0), jnp.asarray(data), rowwise, jnp.asarray(num_rows))
+    return z, int(steps), float(norm), int(steps) + int(evaluations)
+
+
+def _erm_gd(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
+            test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
+            options: Mapping[str, Any]) -> Prediction:
+    """Plug-in at the ERM gradient descent reaches from the prior's initialization (or z = 0)."""
+    init = _option(options, "gd_init", "prior")
+    if init not in ("prior", "zero"):
+        raise InputError(f"option gd_init must be 'prior' or 'zero', got {init!r}")
+    z0 = jnp.zeros(mc.dim) if init == "zero" else prior_draws(mc, key, 1)[0]
+    z, _, _, evaluations = erm_gd_fit(mc, train, train_covariates, z0, num_rows=num_train,
+                                      tol=_positive_float(options, "gd_tol", 1e-6),
+                                      max_steps=_positive_int(options, "gd_max_steps", 20000))
+    return Prediction(log_likelihood(mc, z, test, test_covariates),
+                      gradient_evaluations=evaluations * num_train)
+
+
+# ------------------------------------------------------------------------------------------ quadrature
+@functools.lru_cache(maxsize=64)
+def _grid_fn(mc: ModelClass, train_static: Static, test_static: Static) -> Callable[..., Array]:
+    def log_q(grid: Array, train: Array, train_rows: Mapping[str, Array], n: Array, test: Array,
+              test_rows: Mapping[str, Array]) -> Array:
+        used = jnp.arange(train.shape[0]) < n
+
+        def log_post(z: Array) -> Array:
+            log_lik = mc.log_likelihood(z, train, covariates={**thaw(train_static), **train_rows})
+            return mc.log_prior(z) + jnp.sum(jnp.where(used, log_lik, 0.0))
+
+        def test_lik(z: Array) -> Array:
+            return mc.log_likelihood(z, test, covariates={**thaw(test_static), **test_rows})
+
+        lp = jax.lax.map(log_post, grid, batch_size=1024)
+        lt = jax.lax.map(test_lik, grid, batch_size=1024)  # (G, m)
+        return logsumexp(lp[:, None] + lt, axis=0) - logsumexp(lp)
+
+    return jax.jit(log_q)
+
+
+def _quadrature(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
+                test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
+                options: Mapping[str, Any]) -> Prediction:
+    """Exact Bayes mixture for d ≤ 2 by a uniform grid over the posterior's Laplace box (see module)."""
+    if mc.dim > 2:
+        raise InputError(f"predictor 'quadrature' integrates over a grid and needs d ≤ 2; the class has "
+                         f"d = {mc.dim}")
+    points = _positive_int(options, "grid_points", 301)
+    width = _positive_float(options, "grid_width", 9.0)
+    fitted: ErmFit = erm(mc, train, key=key, penalty="map", num_starts=2, num_rows=num_train,
+                         covariates=train_covariates)
+    prefix, prefix_cov = mc.row_layout.prefix(train, train_covariates, num_train)
+    hessian = -jax.hessian(lambda z: _log_posterior(mc, prefix_cov)(z, prefix)[0])(fitted.z)
+    sqrt_cov = jnp.linalg.cholesky(jnp.linalg.inv(0.5 * (hessian + hessian.T)))
+    axis = jnp.linspace(-width, width, points)
+    mesh = jnp.stack(jnp.meshgrid(*([axis] * mc.dim), indexing="ij"), axis=-1).reshape(-1, mc.dim)
+    grid = fitted.z + mesh @ sqrt_cov.T
+    train_rows, train_static = mc.row_layout.split(train_covariates)
+    test_rows, test_static = mc.row_layout.split(test_covariates)
+    log_q = _grid_fn(mc, train_static, test_static)(grid, jnp.asarray(train), train_rows,
+                                                    jnp.asarray(num_train), jnp.asarray(test), test_rows)
+    return Prediction(log_q)
+
+
+register_predictor("laplace_ggn", _laplace_ggn)
+register_predictor("sgd_ensemble", _sgd_ensemble)
+register_predictor("erm_min_norm", _erm_min_norm)
+register_predictor("erm_gd", _erm_gd)
+register_predictor("quadrature", _quadrature)
+
+# the budgets of the pre-existing approximate mixtures, for bayesvol.regret.gap
+BUDGET_OPTIONS = {**APPROXIMATE_MIXTURES, "sgld": "num_samples", "ensemble": "num_members"}
