@@ -376,64 +376,85 @@ def _sgd_ensemble(mc: ModelClass, train: Array, train_covariates: Mapping[str, A
 
 
 # ------------------------------------------------------------------------------------------ named ERMs
-def _affine_design(mc: ModelClass, data: Array, covariates: Mapping[str, Any], key: Array
-                   ) -> tuple[Array, Array, Array]:
-    """(J, offset, scale) with η(z) = offset + J z for a fixed-scale Normal likelihood, else InputError."""
+@functools.lru_cache(maxsize=64)
+def _design_fn(mc: ModelClass, static: Static) -> Callable[..., tuple[Array, ...]]:
+    """Compiled (data, rows) -> mean, Jacobian and scale of the Normal outputs at z = 0 and at a probe."""
+
+    def design(data: Array, rows: Mapping[str, Array]) -> tuple[Array, ...]:
+        cov = {**thaw(static), **rows}
+
+        def mean(z: Array) -> Array:
+            return jnp.broadcast_to(_outputs(mc, "normal", z, cov)[0], data.shape).reshape(-1)
+
+        def scale(z: Array) -> Array:
+            return jnp.broadcast_to(_outputs(mc, "normal", z, cov)[1], data.shape).reshape(-1)
+
+        zero = jnp.zeros(mc.dim)
+        probe = jax.random.normal(jax.random.PRNGKey(0), (mc.dim,))
+        return (mean(zero), jax.jacrev(mean)(zero), mean(probe), jax.jacrev(mean)(probe), scale(zero),
+                scale(probe), probe)
+
+    return jax.jit(design)
+
+
+def _affine_design(mc: ModelClass, data: Array, covariates: Mapping[str, Any]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(J, offset, σ) with η(z) = offset + J z on the rows of ``data`` (a fixed-scale Normal), else InputError."""
     family = _family(_site(mc, jnp.zeros(mc.dim), covariates)["fn"])
     if family != "normal":
         raise InputError(f"erm_min_norm needs a least-squares class (a Normal likelihood with its mean "
                          f"linear in the parameters); the observed site {mc.observed_site!r} is {family}")
-    shape = jnp.shape(data)
-
-    def mean(z: Array) -> Array:
-        return jnp.broadcast_to(_outputs(mc, "normal", z, covariates)[0], shape).reshape(-1)
-
-    def scale(z: Array) -> Array:
-        return jnp.broadcast_to(_outputs(mc, "normal", z, covariates)[1], shape).reshape(-1)
-
-    zero = jnp.zeros(mc.dim)
-    probe = jax.random.normal(key, (mc.dim,))
-    jac = jax.jacrev(mean)(zero)
-    offset = mean(zero)
+    rows, static = mc.row_layout.split(covariates)
+    offset, jac, at_probe, jac_probe, scale, scale_probe, probe = _design_fn(mc, static)(data, rows)
     atol = 1e-9 * (1 + jnp.max(jnp.abs(offset)))
-    linear = jnp.allclose(mean(probe), offset + jac @ probe, rtol=1e-9, atol=atol)
-    linear &= jnp.allclose(jax.jacrev(mean)(probe), jac, rtol=1e-9, atol=1e-12)
+    linear = jnp.allclose(at_probe, offset + jac @ probe, rtol=1e-9, atol=atol)
+    linear &= jnp.allclose(jac_probe, jac, rtol=1e-9, atol=1e-12)
     if not bool(linear):
         raise InputError(f"erm_min_norm needs a class whose mean is linear in the parameters z (checked at "
                          f"two random points); the mean of {mc.observed_site!r} is not, so its ERMs have no "
                          f"minimum-norm closed form: use 'erm_gd' or 'plugin'")
-    if not bool(jnp.all(scale(probe) == scale(zero))):
+    if not bool(jnp.all(scale_probe == scale)):
         raise InputError(f"erm_min_norm needs a fixed Normal scale; the scale of {mc.observed_site!r} "
                          f"depends on the parameters")
-    return jac, offset, scale(zero)
+    return np.asarray(jac, np.float64), np.asarray(offset, np.float64), np.asarray(scale, np.float64)
 
 
 def min_norm_erm(mc: ModelClass, data: Any, covariates: Mapping[str, Any], *, rcond: float | None = None,
-                 key: Array | None = None) -> tuple[Array, int]:
-    """The minimum-norm least-squares ERM ẑ and the rank of the scaled design (float64 SVD).
+                 num_rows: int | None = None) -> tuple[Array, int]:
+    """The minimum-norm least-squares ERM ẑ and the numerical rank of the scaled design (float64 SVD).
 
-    ẑ = argmin{‖z‖ : z minimizes Σ_i (y_i − η_i(z))² / σ_i²}, η affine in z; singular values below
-    ``rcond``·s_max are treated as 0 (default max(n, d)·ε₆₄, NumPy's choice).
+    ẑ = argmin{‖z‖ : z minimizes Σ_{i<n} (y_i − η_i(z))² / σ_i²}, η affine in z (checked), by
+    LAPACK's SVD least squares (``numpy.linalg.lstsq`` on the host: the cut design has a new shape for
+    every n, which ``jnp.linalg.lstsq`` would compile anew) of the design A itself, never a pseudo-inverse
+    of the Gram AᵀA, whose condition number is squared; singular values below ``rcond``·s_max count as 0,
+    default max(n, d)·ε₆₄ (NumPy's).
+    Only the first ``num_rows`` rows count when given. Raises InputError for any other class.
     """
     data = jnp.asarray(data, dtype=jnp.float64)
-    key = jax.random.PRNGKey(0) if key is None else key
-    jac, offset, scale = _affine_design(mc, data, covariates, key)
-    a = (jac / scale[:, None]).astype(jnp.float64)
-    b = ((data.reshape(-1) - offset) / scale).astype(jnp.float64)
+    covariates = dict(covariates)
+    rows = int(data.shape[0]) if num_rows is None else int(num_rows)
+    if not 1 <= rows <= int(data.shape[0]):
+        raise InputError(f"num_rows = {rows} must lie in [1, {int(data.shape[0])}] (the rows of data)")
+    jac, offset, scale = _affine_design(mc, data, covariates)
+    cut = rows * (int(offset.shape[0]) // int(data.shape[0]))  # outputs of the first rows (rows first)
+    a = jac[:cut] / scale[:cut, None]
+    b = (np.asarray(data, np.float64).reshape(-1)[:cut] - offset[:cut]) / scale[:cut]
     if rcond is None:
-        rcond = max(a.shape) * float(jnp.finfo(jnp.float64).eps)
-    z, _, rank, _ = jnp.linalg.lstsq(a, b, rcond=rcond)
-    return z, int(rank)
+        rcond = max(a.shape) * float(np.finfo(np.float64).eps)
+    elif not 0 <= float(rcond) < 1:
+        raise InputError(f"rcond must lie in [0, 1), got {rcond!r}")
+    z, _, rank, _ = np.linalg.lstsq(a, b, rcond=float(rcond))
+    return jnp.asarray(z), int(rank)
 
 
 def _erm_min_norm(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
                   test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
                   options: Mapping[str, Any]) -> Prediction:
-    """Plug-in at the minimum-norm ERM (least-squares classes only)."""
-    prefix, prefix_cov = mc.row_layout.prefix(train, train_covariates, num_train)
+    """Plug-in at the minimum-norm ERM (least-squares classes only); its Jacobian rows are the cost."""
     rcond = options.get("rcond")
-    z, _ = min_norm_erm(mc, prefix, prefix_cov, rcond=None if rcond is None else float(rcond), key=key)
-    k = int(np.prod(jnp.shape(prefix))) // max(num_train, 1)
+    # the design of every training row (one compilation for every n), cut to the first num_train rows
+    z, _ = min_norm_erm(mc, train, train_covariates, rcond=rcond, num_rows=num_train)
+    k = int(np.prod(jnp.shape(train))) // max(int(jnp.shape(train)[0]), 1)
     return Prediction(log_likelihood(mc, z, test, test_covariates), gradient_evaluations=num_train * k,
                       erm_spread=0.0)
 
