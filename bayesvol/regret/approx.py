@@ -399,7 +399,7 @@ def _design_fn(mc: ModelClass, static: Static) -> Callable[..., tuple[Array, ...
 
 def _affine_design(mc: ModelClass, data: Array, covariates: Mapping[str, Any]
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(J, offset, σ) with η(z) = offset + J z on the rows of ``data`` (a fixed-scale Normal), else InputError."""
+    """(J, offset, σ) with η(z) = offset + J z on the rows of ``data`` (fixed-scale Normal); or InputError."""
     family = _family(_site(mc, jnp.zeros(mc.dim), covariates)["fn"])
     if family != "normal":
         raise InputError(f"erm_min_norm needs a least-squares class (a Normal likelihood with its mean "

@@ -328,7 +328,8 @@ def regret_curve(
         predictor took, where counted; ``erm_spread`` (predictor, n, seed): for an ERM from several
         starts, the largest distance (z units) between the best fit and another start's equally good
         one (> 0: the empirical-risk minimizers are not a point); with volume curves, ``bound_gibbs`` /
-        ``bound_ball`` (curve, n); with a sampled mixture, its NUTS fit per (n, seed): ``fit_rhat`` (largest R-hat; NaN with one chain),
+        ``bound_ball`` (curve, n); with a sampled mixture, its NUTS fit per (n, seed): ``fit_rhat``
+        (largest R-hat; NaN with one chain),
         ``fit_ess_bulk`` (smallest bulk ESS), ``fit_divergences`` and ``fit_ok`` — one
         :class:`~bayesvol.SamplerWarning` sums up the fits that failed a diagnostic.
         Attributes: ``realizable`` and, agnostic, ``projection`` (θ* as flat z).
