@@ -430,6 +430,8 @@ def min_norm_erm(mc: ModelClass, data: Any, covariates: Mapping[str, Any], *, rc
     default max(n, d)·ε₆₄ (NumPy's).
     Only the first ``num_rows`` rows count when given. Raises InputError for any other class.
     """
+    if rcond is not None and not 0 <= float(rcond) < 1:
+        raise InputError(f"rcond must lie in [0, 1), got {rcond!r}")
     data = jnp.asarray(data, dtype=jnp.float64)
     covariates = dict(covariates)
     rows = int(data.shape[0]) if num_rows is None else int(num_rows)
@@ -441,8 +443,6 @@ def min_norm_erm(mc: ModelClass, data: Any, covariates: Mapping[str, Any], *, rc
     b = (np.asarray(data, np.float64).reshape(-1)[:cut] - offset[:cut]) / scale[:cut]
     if rcond is None:
         rcond = max(a.shape) * float(np.finfo(np.float64).eps)
-    elif not 0 <= float(rcond) < 1:
-        raise InputError(f"rcond must lie in [0, 1), got {rcond!r}")
     z, _, rank, _ = np.linalg.lstsq(a, b, rcond=float(rcond))
     return jnp.asarray(z), int(rank)
 

@@ -1,0 +1,145 @@
+"""The mixture gap: excess code length (nats per test datum) of approximate mixtures over the Bayes mixture.
+
+At n = 100 training rows, for each class with a known Bayes mixture, ``bv.mixture_gap`` scores every
+method at each of its budgets on the same training and test sets (3 seeds × 200 test rows):
+
+* classes: linear-Gaussian d = 50 and polynomial d = 41 (exact: the zoo's ``log_mixture``), Beta–Bernoulli
+  d = 1 (exact), logistic d = 2 (grid quadrature, predictor "quadrature"), a tanh MLP d = 97
+  (``mlp(d_in=4, widths=(16,))``, regression) against long NUTS (2 chains × 1000 warm-up + 2000 draws: the
+  reference's own Monte Carlo error enters its gap);
+* methods and budgets: ``laplace_ggn`` (rank of the GGN kept), ``sgld`` (draws after 500 burn-in steps,
+  thin 5), ``ensemble`` (L-BFGS ERM fits from prior draws, members), ``sgd_ensemble`` (Adam runs from prior
+  draws, members), every other setting at its default.
+
+Printed: gap ± s.e. over seeds, mean per-datum gradient evaluations, and each method's wall time as a ratio
+to the reference predictor's, timed on the same data in the same run (the baseline). Writes
+``benchmarks/mixture_gap.json`` and the figure ``docs/mixture_gap.png`` (gap against gradient evaluations).
+
+Run: .venv/bin/python benchmarks/bench_mixture_gap.py [--classes linear polynomial ...]  (≈ 10–30 min on 2
+loaded cores; each class can be run alone and the figure is redrawn from the JSON with --plot-only)
+"""
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import jax
+import numpy as np
+
+import bayesvol as bv
+import bayesvol_zoo as models
+
+N = 100
+SEEDS = [0, 1, 2]
+NUM_TEST = 200
+OUT = Path(__file__).parent / "mixture_gap.json"
+FIGURE = Path(__file__).parent.parent / "docs" / "mixture_gap.png"
+BUDGETS = {"sgld": [25, 100, 400], "ensemble": [2, 5, 10], "sgd_ensemble": [2, 5, 10]}
+
+
+def classes():
+    return {
+        "linear d=50": (models.linear_regression(d=50), "mixture", {}, [5, 20, 50]),
+        "polynomial d=41": (models.polynomial_regression(), "mixture", {}, [5, 15, 41]),
+        "Beta-Bernoulli d=1": (models.bernoulli(), "mixture", {}, [1]),
+        "logistic d=2": (models.logistic_regression(d=2), "quadrature", {}, [1, 2]),
+        "MLP d=97": (models.mlp(d_in=4, widths=(16,)), "mixture",
+                     {"fit_kwargs": {"num_chains": 2, "num_warmup": 1000, "num_samples": 2000}},
+                     [10, 40, 97]),
+    }
+
+
+def reference_seconds(zoo, reference, options):
+    """Wall time of the reference predictor on seed 0's sets (after one warm-up call): the baseline."""
+    cov, data = zoo.simulate(jax.random.PRNGKey(0), N)
+    cov_t, test = zoo.simulate(jax.random.PRNGKey(1), NUM_TEST)
+    kwargs = {"train_covariates": cov, "test_covariates": cov_t, "exact_log_marginal": zoo.log_mixture,
+              **options}
+    bv.predictive_log_loss(zoo.model_class, reference, data, test, key=jax.random.PRNGKey(2), **kwargs)
+    start = time.perf_counter()
+    bv.predictive_log_loss(zoo.model_class, reference, data, test, key=jax.random.PRNGKey(3), **kwargs)
+    return time.perf_counter() - start
+
+
+def run_class(name, zoo, reference, ref_options, laplace_ranks):
+    mc = zoo.model_class
+    rows = []
+    base = reference_seconds(zoo, reference, ref_options)
+    budgets = {"laplace_ggn": laplace_ranks, **BUDGETS}
+    for method, method_budgets in budgets.items():
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", bv.SamplerWarning)
+            ds = bv.mixture_gap(mc, zoo, N, [method], method_budgets, key=jax.random.PRNGKey(0), seeds=SEEDS,
+                                num_test=NUM_TEST, reference=reference, reference_options=ref_options)
+        seconds = time.perf_counter() - start
+        for budget in method_budgets:
+            sel = {"method": method, "budget": budget}
+            rows.append({"class": name, "method": method, "budget": budget,
+                         "gap": float(ds["gap_mean"].sel(sel)), "se": float(ds["gap_stderr"].sel(sel)),
+                         "gradients": float(ds["gradient_evaluations_mean"].sel(sel)),
+                         "reference": ds.attrs["reference"],
+                         "reference_code_length": float(ds["reference_code_length"].mean())})
+        # one mixture_gap call = per seed: one reference call + one call per budget
+        per_call = seconds / (len(SEEDS) * (1 + len(method_budgets)))
+        print(f"{name:20s} {method:13s} " + "  ".join(
+            f"b={r['budget']}: {r['gap']:+.4f} ± {r['se']:.4f} ({r['gradients']:.2e} grads)"
+            for r in rows if r["method"] == method and r["class"] == name)
+            + f"   wall/call {per_call:.1f} s = {per_call / base:.1f}× the reference's {base:.2f} s",
+            flush=True)
+    return rows
+
+
+def plot(rows):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(r["class"] for r in rows))
+    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for method in dict.fromkeys(r["method"] for r in rows):
+            pts = [r for r in rows if r["class"] == name and r["method"] == method]
+            if not pts:
+                continue
+            g = np.array([r["gradients"] for r in pts])
+            y = np.array([r["gap"] for r in pts])
+            se = np.array([r["se"] for r in pts])
+            ax.errorbar(g, y, yerr=2 * se, marker="o", ms=3, capsize=2, label=method)
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.axhline(0.0, color="0.6", lw=0.8)
+        ax.set_title(f"{name} (ref: {pts[0]['reference'] if pts else ''})", fontsize=9)
+        ax.set_xlabel("per-datum gradient evaluations")
+    axes[0][0].set_ylabel("gap (nats per test datum), ±2 s.e.")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(f"Mixture gap at n = {N} ({len(SEEDS)} seeds × {NUM_TEST} test rows)", fontsize=10)
+    fig.tight_layout()
+    FIGURE.parent.mkdir(exist_ok=True)
+    fig.savefig(FIGURE, dpi=110)
+    print(f"figure: {FIGURE}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--classes", nargs="*", default=None, help="substrings of the class names to run")
+    parser.add_argument("--plot-only", action="store_true")
+    args = parser.parse_args()
+    rows = json.loads(OUT.read_text()) if OUT.exists() else []
+    if not args.plot_only:
+        for name, (zoo, reference, options, ranks) in classes().items():
+            if args.classes and not any(c in name for c in args.classes):
+                continue
+            start = time.perf_counter()
+            new = run_class(name, zoo, reference, options, ranks)
+            print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
+            rows = [r for r in rows if r["class"] != name] + new
+            OUT.write_text(json.dumps(rows, indent=1))
+    plot(rows)
+
+
+if __name__ == "__main__":
+    main()
