@@ -76,7 +76,7 @@ def run_class(name, zoo, reference, ref_options, laplace_ranks):
                                 num_test=NUM_TEST, reference=reference, reference_options=ref_options)
         seconds = time.perf_counter() - start
         for budget in method_budgets:
-            sel = {"method": method, "budget": budget}
+            sel = {"predictor": method, "budget": budget}
             rows.append({"class": name, "method": method, "budget": budget,
                          "gap": float(ds["gap_mean"].sel(sel)), "se": float(ds["gap_stderr"].sel(sel)),
                          "gradients": float(ds["gradient_evaluations_mean"].sel(sel)),

@@ -17,36 +17,27 @@ def _sets(zoo, n, m=60, seed=1):
     return {"train": y, "test": y_t, "train_covariates": cov, "test_covariates": cov_t}
 
 
-@pytest.mark.parametrize("d, n", [(5, 20), (10, 4)])
-def test_laplace_ggn_is_the_exact_mixture_for_linear_gaussian(d, n):
-    """Linear-Gaussian: the linearized Laplace predictive is the posterior predictive itself (to 1e-8 nats),
-    in the under- (n < d, Gram rank n) and over-determined cases."""
-    zoo = models.linear_regression(d=d)
-    sets = _sets(zoo, n)
-    kwargs = {k: v for k, v in sets.items() if k not in ("train", "test")}
-    exact = bv.predictive_log_loss(zoo.model_class, "mixture", sets["train"], sets["test"], key=K,
-                                   exact_log_marginal=zoo.log_mixture, **kwargs)
-    ggn = bv.predictive_log_loss(zoo.model_class, "laplace_ggn", sets["train"], sets["test"], key=K, **kwargs)
-    assert np.max(np.abs(np.asarray(ggn.log_loss) - np.asarray(exact.log_loss))) < 1e-8
-    assert ggn.gradient_evaluations > 0
-
-
-def test_laplace_ggn_low_rank_keeps_the_prior_elsewhere():
-    """Rank r < d: the dropped directions keep the prior's variance, so the predictive is wider than the
-    exact one on average (more nats), and equal again at full rank."""
+def test_laplace_ggn_is_the_exact_mixture_for_linear_gaussian():
+    """Linear-Gaussian d = 6: the linearized Laplace predictive is the posterior predictive itself (to 1e-8
+    nats) with n = 30 > d and n = 4 < d rows; at rank 2 < d the dropped directions keep the prior's
+    variance, so the predictive is wider than the exact one (more nats on average)."""
     zoo = models.linear_regression(d=6)
-    sets = _sets(zoo, 30)
-    kwargs = {k: v for k, v in sets.items() if k not in ("train", "test")}
-    full = bv.predictive_log_loss(zoo.model_class, "laplace_ggn", sets["train"], sets["test"], key=K,
-                                  options={"rank": 6}, **kwargs)
-    low = bv.predictive_log_loss(zoo.model_class, "laplace_ggn", sets["train"], sets["test"], key=K,
-                                 options={"rank": 2}, **kwargs)
-    exact = bv.predictive_log_loss(zoo.model_class, "mixture", sets["train"], sets["test"], key=K,
-                                   exact_log_marginal=zoo.log_mixture, **kwargs)
-    assert np.max(np.abs(np.asarray(full.log_loss) - np.asarray(exact.log_loss))) < 1e-8
-    assert low.code_length > full.code_length + 0.05
+    sets = _sets(zoo, 30, m=40)
+    mc, train, test = zoo.model_class, sets.pop("train"), sets.pop("test")
+    options = {"num_starts": 1}  # the MAP is unique: one L-BFGS start
+    for n in (4, 30):
+        exact = bv.predictive_log_loss(mc, "mixture", train, test, key=K, exact_log_marginal=zoo.log_mixture,
+                                       num_train=n, **sets)
+        ggn = bv.predictive_log_loss(mc, "laplace_ggn", train, test, key=K, num_train=n, options=options,
+                                     **sets)
+        assert np.max(np.abs(np.asarray(ggn.log_loss) - np.asarray(exact.log_loss))) < 1e-8, n
+        assert ggn.gradient_evaluations > 0
+    low = bv.predictive_log_loss(mc, "laplace_ggn", train, test, key=K, options={**options, "rank": 2},
+                                 **sets)
+    assert low.code_length > exact.code_length + 0.05  # exact: n = 30, as low
 
 
+@pytest.mark.slow
 def test_laplace_ggn_bernoulli_monte_carlo_near_the_exact_mixture():
     """Beta–Bernoulli at n = 200: the linearized-logit predictive (MC over 1000 draws) is within 0.005 nats
     per datum of the exact Krichevsky–Trofimov mixture (the Laplace error is O(1/n²) per datum here)."""
@@ -58,17 +49,6 @@ def test_laplace_ggn_bernoulli_monte_carlo_near_the_exact_mixture():
                                    exact_log_marginal=zoo.log_mixture, **kwargs)
     ggn = bv.predictive_log_loss(zoo.model_class, "laplace_ggn", train, test, key=K, **kwargs)
     assert np.max(np.abs(np.asarray(ggn.log_loss) - np.asarray(exact.log_loss))) < 5e-3
-
-
-def test_quadrature_is_the_exact_mixture_in_one_dimension():
-    zoo = models.bernoulli()
-    train = zoo.simulate(jax.random.PRNGKey(2), 30)[1]
-    test = jnp.array([0, 1])
-    kwargs = {"train_covariates": {"n": 30}, "test_covariates": {"n": 2}}
-    exact = bv.predictive_log_loss(zoo.model_class, "mixture", train, test, key=K,
-                                   exact_log_marginal=zoo.log_mixture, **kwargs)
-    grid = bv.predictive_log_loss(zoo.model_class, "quadrature", train, test, key=K, **kwargs)
-    assert np.max(np.abs(np.asarray(grid.log_loss) - np.asarray(exact.log_loss))) < 1e-9
 
 
 def test_min_norm_erm_is_the_pseudo_inverse_solution_when_well_conditioned():
@@ -113,21 +93,30 @@ def test_gd_from_zero_converges_to_the_min_norm_erm():
     mc = zoo.model_class
     z_min, _ = bv.min_norm_erm(mc, sets["train"], sets["train_covariates"])
     z_gd, steps, norm, _ = bv.erm_gd_fit(mc, sets["train"], sets["train_covariates"], jnp.zeros(10),
-                                         num_rows=5, tol=1e-10)
-    assert norm < 1e-10 and steps < 20000
-    assert np.max(np.abs(np.asarray(z_gd) - np.asarray(z_min))) < 1e-8
+                                         num_rows=5, tol=1e-8)
+    assert norm < 1e-8 and steps < 20000
+    # ‖∇‖ < 1e-8 on a mean loss whose smallest non-zero curvature is ≈ 0.1: within 1e-6 of the limit
+    assert np.max(np.abs(np.asarray(z_gd) - np.asarray(z_min))) < 1e-6
     z0 = jax.random.normal(jax.random.PRNGKey(4), (10,))
-    z_far, _, _, _ = bv.erm_gd_fit(mc, sets["train"], sets["train_covariates"], z0, num_rows=5, tol=1e-10)
+    z_far, _, _, _ = bv.erm_gd_fit(mc, sets["train"], sets["train_covariates"], z0, num_rows=5, tol=1e-8)
     assert np.linalg.norm(np.asarray(z_far) - np.asarray(z_min)) > 0.1
 
 
+def _exp_mean_model(x, y=None):
+    import numpyro
+    import numpyro.distributions as dist
+
+    theta = numpyro.sample("theta", dist.Normal(0.0, 1.0).expand([2]).to_event(1))
+    with numpyro.plate("data", x.shape[0]):
+        numpyro.sample("y", dist.Normal(jnp.exp(x @ theta), 1.0), obs=y)
+
+
 def test_min_norm_erm_refuses_a_nonlinear_mean():
-    zoo = models.mlp(d_in=2, widths=(3,))
-    sets = _sets(zoo, 5)
+    x = jax.random.normal(K, (5, 2))
+    mc = bv.ModelClass(_exp_mean_model, x=x)
     with pytest.raises(bv.InputError, match="linear in the parameters"):
-        bv.predictive_log_loss(zoo.model_class, "erm_min_norm", sets["train"], sets["test"], key=K,
-                               train_covariates=sets["train_covariates"],
-                               test_covariates=sets["test_covariates"])
+        bv.predictive_log_loss(mc, "erm_min_norm", jnp.ones(5), jnp.ones(5), key=K,
+                               train_covariates={"x": x}, test_covariates={"x": x})
 
 
 def test_plugin_reports_the_spread_of_its_interpolants_and_the_regret_curve_records_costs():
@@ -158,26 +147,28 @@ def test_sgd_ensemble_members_reach_the_map():
 
 
 def test_mixture_gap_is_zero_for_the_exact_methods_and_matches_the_code_lengths():
-    """Linear-Gaussian d = 4: laplace_ggn at full rank has gap 0 (to 1e-8); the plug-in's gap is its code
-    length minus the exact mixture's, on the same rows, ≥ 0 on average over seeds within 3 s.e."""
+    """Linear-Gaussian d = 4: laplace_ggn at full rank (budget 4) has gap 0 (to 1e-8), at rank 2 a gap > 0
+    on every seed (the prior's variance kept in two directions); the min-norm ERM's gap is finite and
+    ≥ 0 on average over seeds within 3 s.e."""
     zoo = models.linear_regression(d=4)
-    ds = bv.mixture_gap(zoo.model_class, zoo, 8, ["laplace_ggn", "erm_min_norm"], [4], key=K,
+    ds = bv.mixture_gap(zoo.model_class, zoo, 8, ["laplace_ggn", "erm_min_norm"], [2, 4], key=K,
                         seeds=[0, 1, 2], num_test=30)
     assert ds.attrs["reference"] == "exact"
-    assert np.max(np.abs(ds["gap"].sel(method="laplace_ggn").values)) < 1e-8
-    plug = ds["gap"].sel(method="erm_min_norm", budget=4)
-    assert float(ds["gap_mean"].sel(method="erm_min_norm", budget=4)) > -3 * float(
-        ds["gap_stderr"].sel(method="erm_min_norm", budget=4))
-    assert np.all(np.isfinite(plug.values))
-    assert set(ds["gap"].dims) == {"method", "budget", "seed"}
+    assert set(ds["gap"].dims) == {"predictor", "budget", "seed"}
+    laplace = ds["gap"].sel(predictor="laplace_ggn")
+    assert np.max(np.abs(laplace.sel(budget=4).values)) < 1e-8
+    assert np.min(laplace.sel(budget=2).values) > 0
+    erm = {"predictor": "erm_min_norm", "budget": 4}
+    assert np.all(np.isfinite(ds["gap"].sel(erm).values))
+    assert float(ds["gap_mean"].sel(erm)) > -3 * float(ds["gap_stderr"].sel(erm))
+    # a method without a budget is computed once and shown at every budget
+    np.testing.assert_array_equal(ds["gap"].sel(predictor="erm_min_norm", budget=2).values,
+                                  ds["gap"].sel(erm).values)
 
 
-def test_mixture_gap_beta_bernoulli_budgets():
-    """Beta–Bernoulli, exact reference: the quadrature method's gap is 0 (to 1e-9) at every budget;
-    sgd_ensemble's gap is recorded per budget with its gradient count growing with the members."""
+def test_mixture_gap_quadrature_is_exact_on_beta_bernoulli():
+    """Beta–Bernoulli, exact reference: the quadrature predictor (the grid behind the logistic d = 2
+    reference) has gap 0 to 1e-9 on every seed."""
     zoo = models.bernoulli()
-    ds = bv.mixture_gap(zoo.model_class, zoo, 20, ["quadrature", "sgd_ensemble"], [1, 4], key=K,
-                        seeds=[0, 1], num_test=10)
-    assert np.max(np.abs(ds["gap"].sel(method="quadrature").values)) < 1e-9
-    grads = ds["gradient_evaluations_mean"].sel(method="sgd_ensemble").values
-    assert grads[1] > grads[0] > 0
+    ds = bv.mixture_gap(zoo.model_class, zoo, 20, ["quadrature"], [1], key=K, seeds=[0, 1], num_test=10)
+    assert np.max(np.abs(ds["gap"].values)) < 1e-9

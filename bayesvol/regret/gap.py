@@ -113,8 +113,10 @@ def mixture_gap(
     Returns
     -------
     xarray.Dataset
-        ``gap`` and ``gradient_evaluations`` (method, budget, seed); ``gap_mean``, ``gap_stderr`` and
-        ``gradient_evaluations_mean`` (method, budget); ``reference_code_length`` (seed), the reference's
+        ``gap`` and ``gradient_evaluations`` (predictor, budget, seed); ``gap_mean``, ``gap_stderr`` and
+        ``gradient_evaluations_mean`` (predictor, budget) — the methods' dimension is named "predictor"
+        as in ``regret_curve`` (a dimension named "method" would collide with ``.sel(method=...)``);
+        ``reference_code_length`` (seed), the reference's
         mean test log loss. Attributes: ``n``, ``num_test``, ``reference`` ("exact", "quadrature" or
         "NUTS"), ``units``.
 
@@ -166,10 +168,10 @@ def mixture_gap(
                     cost = np.nan if loss.gradient_evaluations is None else float(loss.gradient_evaluations)
                     done = (float(np.mean(np.asarray(loss.log_loss) - ref_loss)), cost)
                 gap[i, b, s], grads[i, b, s] = done
-    dims = ("method", "budget", "seed")
+    dims = ("predictor", "budget", "seed")
     ds = xr.Dataset({"gap": (dims, gap), "gradient_evaluations": (dims, grads),
                      "reference_code_length": ("seed", ref_length)},
-                    coords={"method": methods, "budget": budgets, "seed": seeds})
+                    coords={"predictor": methods, "budget": budgets, "seed": seeds})
     ds["gap_mean"] = ds["gap"].mean("seed")
     with np.errstate(invalid="ignore", divide="ignore"):
         ds["gap_stderr"] = (ds["gap"].std("seed", ddof=1) / np.sqrt(len(seeds))) if len(seeds) > 1 else \
