@@ -35,9 +35,9 @@ from bayesvol.inference.fit import fit as fit
 from bayesvol.inference.fit import use_host_devices as use_host_devices
 from bayesvol.model.model_class import ModelClass as ModelClass
 from bayesvol.model.model_class import ModelClassError as ModelClassError
-from bayesvol.regret.approx import erm_gd_fit as erm_gd_fit
-from bayesvol.regret.approx import min_norm_erm as min_norm_erm
 from bayesvol.regret.gap import mixture_gap as mixture_gap
+from bayesvol.regret.named_erm import erm_gd_fit as erm_gd_fit
+from bayesvol.regret.named_erm import min_norm_erm as min_norm_erm
 from bayesvol.regret.predictors import PREDICTORS as PREDICTORS
 from bayesvol.regret.predictors import predictive_log_loss as predictive_log_loss
 from bayesvol.regret.predictors import register_predictor as register_predictor

@@ -128,4 +128,4 @@ def test_a_registered_predictor_is_dispatched_with_the_one_signature(kt):
     finally:
         del predictors._REGISTRY["laplace-rule"]
     assert tuple(bv.PREDICTORS) == ("mixture", "plugin", "map", "sgld", "ensemble", "laplace_ggn",
-                                    "sgd_ensemble", "erm_min_norm", "erm_gd", "quadrature")
+                                    "sgd_ensemble", "quadrature", "erm_min_norm", "erm_gd")

@@ -1,4 +1,4 @@
-"""Approximate Bayes mixtures for large d, named empirical-risk minimizers, and a quadrature reference.
+"""Approximate Bayes mixtures for large d, and a quadrature reference for small d.
 
 Each is a predictor of :mod:`bayesvol.regret.predictors` (one :class:`~bayesvol.regret.predictors.Predictor`
 signature, registered by name) returning log q(y_j | x_j; S) per test row with its cost in per-datum
@@ -15,14 +15,9 @@ gradient evaluations (``Prediction.gradient_evaluations``):
   penalized empirical risk −(1/n)[Σ log P_z(x_i) + log w(z)] (the prior as weight decay) from prior draws,
   each stopped when the full-data gradient norm falls below ``sgd_tol`` (checked every ``sgd_check``
   steps) or after ``sgd_max_steps``; an equal-weight mixture of the members.
-* ``"erm_min_norm"`` — the minimum-norm least-squares fit ẑ = argmin{‖z‖ : z minimizes Σ (y_i − η_i(z))²/σ_i²}
-  for a class whose mean η is affine in z under a fixed-scale Normal likelihood (checked; other classes
-  are refused), computed by an SVD of the (n × d) design in float64 (``jnp.linalg.lstsq``, rcond =
-  max(n, d)·ε unless ``rcond`` is given), never by inverting an ill-conditioned Gram matrix.
-* ``"erm_gd"`` — full-batch gradient descent on the empirical risk −(1/n) Σ log P_z(x_i) from a prior draw
-  (``gd_init="prior"``) or z = 0 (``"zero"``), with an Armijo backtracking step (optax), stopped when the
-  gradient norm is below ``gd_tol`` or after ``gd_max_steps``: the ERM a practitioner's gradient descent
-  returns (from z = 0 on least squares, the minimum-norm ERM).
+The named empirical-risk minimizers (``erm_min_norm``, ``erm_gd``) are in
+:mod:`bayesvol.regret.named_erm`, which shares the helpers below on the observed site's outputs.
+
 * ``"quadrature"`` — the exact Bayes mixture of a class with d ≤ 2 by a tensor grid of ``grid_points``
   per axis over ±``grid_width`` Laplace standard deviations around the MAP (a reference, no gradients).
 """
@@ -37,14 +32,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import optax.tree_utils as otu
 from jax.scipy.special import logsumexp
 
 from bayesvol.curvature.fisher import fisher_spectrum
 from bayesvol.errors import InputError
 from bayesvol.model.covariates import Static, thaw
 from bayesvol.model.model_class import Array, ModelClass
-from bayesvol.regret.erm import ErmFit, erm, log_likelihood, prior_draws
+from bayesvol.regret.erm import ErmFit, erm, prior_draws
 from bayesvol.regret.predictors import (
     Prediction,
     lbfgs_gradients,
@@ -55,31 +49,37 @@ from bayesvol.volume.laplace import prior_gaussian
 
 __all__ = [
     "APPROXIMATE_MIXTURES",
-    "NAMED_ERMS",
-    "erm_gd_fit",
-    "min_norm_erm",
+    "BUDGET_OPTIONS",
+    "likelihood_family",
+    "observed_outputs",
+    "observed_site_at",
+    "option_value",
+    "per_datum_log_prob",
+    "positive_float_option",
+    "positive_int_option",
 ]
 
 #: The approximate mixtures this module registers, with the option that sets each one's budget.
 APPROXIMATE_MIXTURES = {"laplace_ggn": "rank", "sgd_ensemble": "num_members"}
-#: The named empirical-risk minimizers this module registers.
-NAMED_ERMS = ("erm_min_norm", "erm_gd")
 
 
-def _option(options: Mapping[str, Any], name: str, default: Any) -> Any:
+def option_value(options: Mapping[str, Any], name: str, default: Any) -> Any:
+    """``options[name]``, or ``default`` when absent or None."""
     value = options.get(name)
     return default if value is None else value
 
 
-def _positive_int(options: Mapping[str, Any], name: str, default: int) -> int:
-    value = _option(options, name, default)
+def positive_int_option(options: Mapping[str, Any], name: str, default: int) -> int:
+    """A predictor option that must be a positive integer (InputError naming it otherwise)."""
+    value = option_value(options, name, default)
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise InputError(f"option {name} must be a positive integer, got {value!r}")
     return int(value)
 
 
-def _positive_float(options: Mapping[str, Any], name: str, default: float) -> float:
-    value = _option(options, name, default)
+def positive_float_option(options: Mapping[str, Any], name: str, default: float) -> float:
+    """A predictor option that must be a positive finite number (InputError naming it otherwise)."""
+    value = option_value(options, name, default)
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -97,7 +97,8 @@ def _base(fn: Any) -> Any:
     return fn
 
 
-def _family(fn: Any) -> str:
+def likelihood_family(fn: Any) -> str:
+    """"normal", "bernoulli", "categorical" for those base distributions, else the class name."""
     import numpyro.distributions as dist
 
     base = _base(fn)
@@ -110,19 +111,21 @@ def _family(fn: Any) -> str:
     return type(base).__name__
 
 
-def _site(mc: ModelClass, z: Array, covariates: Mapping[str, Any]) -> Any:
+def observed_site_at(mc: ModelClass, z: Array, covariates: Mapping[str, Any]) -> Any:
+    """The observed site of the trace at flat z with the given (resolved) covariates."""
     return mc.observed_trace(mc.unflatten(z), covariates)[mc.observed_site]
 
 
-def _outputs(mc: ModelClass, family: str, z: Array, covariates: Mapping[str, Any]) -> tuple[Array, Array]:
+def observed_outputs(mc: ModelClass, family: str, z: Array, covariates: Mapping[str, Any]
+                     ) -> tuple[Array, Array]:
     """(η, the fixed Normal scale or 0): η the Normal mean or the logits of the base distribution."""
-    base = _base(_site(mc, z, covariates)["fn"])
+    base = _base(observed_site_at(mc, z, covariates)["fn"])
     if family == "normal":
         return jnp.asarray(base.loc), jnp.asarray(base.scale)
     return jnp.asarray(base.logits), jnp.zeros(())
 
 
-def _per_datum_log_prob(mc: ModelClass, family: str, site: Any, eta: Array, scale: Array,
+def per_datum_log_prob(mc: ModelClass, family: str, site: Any, eta: Array, scale: Array,
                         data: Array) -> Array:
     """Per-datum log p(data_i | η_i) with the base distribution's parameter replaced by η."""
     import numpyro.distributions as dist
@@ -174,12 +177,12 @@ def _curvature_cost(method: str, d: int, n: int, k: int, num_matvecs: int) -> in
 
 def _laplace_fit(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], key: Array,
                  num_train: int, options: Mapping[str, Any]) -> tuple[_Laplace, int, Any]:
-    num_starts = _positive_int(options, "num_starts", 4)
+    num_starts = positive_int_option(options, "num_starts", 4)
     rank = options.get("rank")
     if rank is not None:
-        rank = _positive_int(options, "rank", 1)
-    method = _option(options, "curvature_method", "auto")
-    num_matvecs = _positive_int(options, "num_matvecs", 80)
+        rank = positive_int_option(options, "rank", 1)
+    method = option_value(options, "curvature_method", "auto")
+    num_matvecs = positive_int_option(options, "num_matvecs", 80)
     fitted = erm(mc, train, key=key, penalty="map", num_starts=num_starts, num_rows=num_train,
                  covariates=train_covariates)
     cost = lbfgs_gradients(fitted, num_train)
@@ -228,12 +231,12 @@ def _laplace_ggn(mc: ModelClass, train: Array, train_covariates: Mapping[str, An
                  test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
                  options: Mapping[str, Any]) -> Prediction:
     """Linearized Laplace (GGN) predictive at the MAP (see the module docstring)."""
-    family = _family(_site(mc, jnp.zeros(mc.dim), test_covariates)["fn"])
+    family = likelihood_family(observed_site_at(mc, jnp.zeros(mc.dim), test_covariates)["fn"])
     if family not in ("normal", "bernoulli", "categorical"):
         raise InputError(f"laplace_ggn's linearized predictive is written for Normal (fixed scale), "
                          f"Bernoulli and Categorical likelihoods; the observed site {mc.observed_site!r} "
                          f"is {family}")
-    num_mc = _positive_int(options, "num_mc", 1000)
+    num_mc = positive_int_option(options, "num_mc", 1000)
     key_fit, key_mc = jax.random.split(key)
     laplace, cost, _ = _laplace_fit(mc, train, train_covariates, key_fit, num_train, options)
     test = jnp.asarray(test)
@@ -258,7 +261,7 @@ def _laplace_ggn(mc: ModelClass, train: Array, train_covariates: Mapping[str, An
 
 def _scale_is_fixed(mc: ModelClass, z: Array, covariates: Mapping[str, Any]) -> bool:
     tangent = jax.random.normal(jax.random.PRNGKey(0), z.shape)
-    _, moved = jax.jvp(lambda z: _outputs(mc, "normal", z, covariates)[1], (z,), (tangent,))
+    _, moved = jax.jvp(lambda z: observed_outputs(mc, "normal", z, covariates)[1], (z,), (tangent,))
     return bool(jnp.all(moved == 0))
 
 
@@ -268,12 +271,15 @@ def _gaussian_predictive(mc: ModelClass, static: Static) -> Callable[..., tuple[
                 rows: Mapping[str, Array]) -> tuple[Array, Array]:
         cov = {**thaw(static), **rows}
         m = test.shape[0]
-        loc, scale = _outputs(mc, "normal", z, cov)
+        loc, scale = observed_outputs(mc, "normal", z, cov)
         loc = jnp.broadcast_to(loc, jnp.shape(test)).reshape(m, -1)
         scale = jnp.broadcast_to(scale, jnp.shape(test)).reshape(m, -1)
         k = loc.shape[1]
-        jac = jax.jacrev(lambda z: jnp.broadcast_to(_outputs(mc, "normal", z, cov)[0], jnp.shape(test))
-                         .reshape(m, -1))(z)  # (m, k, d)
+
+        def mean(z: Array) -> Array:
+            return jnp.broadcast_to(observed_outputs(mc, "normal", z, cov)[0], jnp.shape(test)).reshape(m, -1)
+
+        jac = jax.jacrev(mean)(z)  # (m, k, d)
         a = jac * sqrt_cov if sqrt_cov.ndim == 1 else jac @ sqrt_cov  # J L
         b = a @ vectors  # J L U
         s = a @ jnp.swapaxes(a, 1, 2) - (b * shrink) @ jnp.swapaxes(b, 1, 2)
@@ -291,11 +297,11 @@ def _gaussian_predictive(mc: ModelClass, static: Static) -> Callable[..., tuple[
 def _mc_predictive(mc: ModelClass, family: str, static: Static) -> Callable[..., Array]:
     def predict(z: Array, deltas: Array, test: Array, rows: Mapping[str, Array]) -> Array:
         cov = {**thaw(static), **rows}
-        site = _site(mc, z, cov)
-        eta, lin = jax.linearize(lambda z: _outputs(mc, family, z, cov)[0], z)
+        site = observed_site_at(mc, z, cov)
+        eta, lin = jax.linearize(lambda z: observed_outputs(mc, family, z, cov)[0], z)
 
         def one(delta: Array) -> Array:
-            return _per_datum_log_prob(mc, family, site, eta + lin(delta), 0.0, test)
+            return per_datum_log_prob(mc, family, site, eta + lin(delta), 0.0, test)
 
         log_p = jax.lax.map(one, deltas, batch_size=64)
         return logsumexp(log_p, axis=0) - jnp.log(deltas.shape[0])
@@ -357,12 +363,12 @@ def _sgd_ensemble(mc: ModelClass, train: Array, train_covariates: Mapping[str, A
                   test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
                   options: Mapping[str, Any]) -> Prediction:
     """Equal-weight mixture of Adam runs from prior draws (see the module docstring)."""
-    members = _positive_int(options, "num_members", 5)
-    batch = min(_positive_int(options, "batch_size", 32), num_train)
-    learning_rate = _positive_float(options, "learning_rate", 1e-2)
-    tol = _positive_float(options, "sgd_tol", 1e-3)
-    check_every = _positive_int(options, "sgd_check", 50)
-    max_steps = _positive_int(options, "sgd_max_steps", 5000)
+    members = positive_int_option(options, "num_members", 5)
+    batch = min(positive_int_option(options, "batch_size", 32), num_train)
+    learning_rate = positive_float_option(options, "learning_rate", 1e-2)
+    tol = positive_float_option(options, "sgd_tol", 1e-3)
+    check_every = positive_int_option(options, "sgd_check", 50)
+    max_steps = positive_int_option(options, "sgd_max_steps", 5000)
     key_init, key_run = jax.random.split(key)
     starts = prior_draws(mc, key_init, members)
     rowwise, static = mc.row_layout.split(train_covariates)
@@ -373,155 +379,6 @@ def _sgd_ensemble(mc: ModelClass, train: Array, train_covariates: Mapping[str, A
     cost = int(np.sum(steps) * batch + np.sum(steps // check_every) * num_train)
     log_q = mixture_log_prob(mc, z, test, test_covariates)
     return Prediction(log_q, gradient_evaluations=cost)
-
-
-# ------------------------------------------------------------------------------------------ named ERMs
-@functools.lru_cache(maxsize=64)
-def _design_fn(mc: ModelClass, static: Static) -> Callable[..., tuple[Array, ...]]:
-    """Compiled (data, rows) -> mean, Jacobian and scale of the Normal outputs at z = 0 and at a probe."""
-
-    def design(data: Array, rows: Mapping[str, Array]) -> tuple[Array, ...]:
-        cov = {**thaw(static), **rows}
-
-        def mean(z: Array) -> Array:
-            return jnp.broadcast_to(_outputs(mc, "normal", z, cov)[0], data.shape).reshape(-1)
-
-        def scale(z: Array) -> Array:
-            return jnp.broadcast_to(_outputs(mc, "normal", z, cov)[1], data.shape).reshape(-1)
-
-        zero = jnp.zeros(mc.dim)
-        probe = jax.random.normal(jax.random.PRNGKey(0), (mc.dim,))
-        return (mean(zero), jax.jacrev(mean)(zero), mean(probe), jax.jacrev(mean)(probe), scale(zero),
-                scale(probe), probe)
-
-    return jax.jit(design)
-
-
-def _affine_design(mc: ModelClass, data: Array, covariates: Mapping[str, Any]
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(J, offset, σ) with η(z) = offset + J z on the rows of ``data`` (fixed-scale Normal); or InputError."""
-    family = _family(_site(mc, jnp.zeros(mc.dim), covariates)["fn"])
-    if family != "normal":
-        raise InputError(f"erm_min_norm needs a least-squares class (a Normal likelihood with its mean "
-                         f"linear in the parameters); the observed site {mc.observed_site!r} is {family}")
-    rows, static = mc.row_layout.split(covariates)
-    offset, jac, at_probe, jac_probe, scale, scale_probe, probe = _design_fn(mc, static)(data, rows)
-    atol = 1e-9 * (1 + jnp.max(jnp.abs(offset)))
-    linear = jnp.allclose(at_probe, offset + jac @ probe, rtol=1e-9, atol=atol)
-    linear &= jnp.allclose(jac_probe, jac, rtol=1e-9, atol=1e-12)
-    if not bool(linear):
-        raise InputError(f"erm_min_norm needs a class whose mean is linear in the parameters z (checked at "
-                         f"two random points); the mean of {mc.observed_site!r} is not, so its ERMs have no "
-                         f"minimum-norm closed form: use 'erm_gd' or 'plugin'")
-    if not bool(jnp.all(scale_probe == scale)):
-        raise InputError(f"erm_min_norm needs a fixed Normal scale; the scale of {mc.observed_site!r} "
-                         f"depends on the parameters")
-    return np.asarray(jac, np.float64), np.asarray(offset, np.float64), np.asarray(scale, np.float64)
-
-
-def min_norm_erm(mc: ModelClass, data: Any, covariates: Mapping[str, Any], *, rcond: float | None = None,
-                 num_rows: int | None = None) -> tuple[Array, int]:
-    """The minimum-norm least-squares ERM ẑ and the numerical rank of the scaled design (float64 SVD).
-
-    ẑ = argmin{‖z‖ : z minimizes Σ_{i<n} (y_i − η_i(z))² / σ_i²}, η affine in z (checked), by
-    LAPACK's SVD least squares (``numpy.linalg.lstsq`` on the host: the cut design has a new shape for
-    every n, which ``jnp.linalg.lstsq`` would compile anew) of the design A itself, never a pseudo-inverse
-    of the Gram AᵀA, whose condition number is squared; singular values below ``rcond``·s_max count as 0,
-    default max(n, d)·ε₆₄ (NumPy's).
-    Only the first ``num_rows`` rows count when given. Raises InputError for any other class.
-    """
-    if rcond is not None and not 0 <= float(rcond) < 1:
-        raise InputError(f"rcond must lie in [0, 1), got {rcond!r}")
-    data = jnp.asarray(data, dtype=jnp.float64)
-    covariates = dict(covariates)
-    rows = int(data.shape[0]) if num_rows is None else int(num_rows)
-    if not 1 <= rows <= int(data.shape[0]):
-        raise InputError(f"num_rows = {rows} must lie in [1, {int(data.shape[0])}] (the rows of data)")
-    jac, offset, scale = _affine_design(mc, data, covariates)
-    cut = rows * (int(offset.shape[0]) // int(data.shape[0]))  # outputs of the first rows (rows first)
-    a = jac[:cut] / scale[:cut, None]
-    b = (np.asarray(data, np.float64).reshape(-1)[:cut] - offset[:cut]) / scale[:cut]
-    if rcond is None:
-        rcond = max(a.shape) * float(np.finfo(np.float64).eps)
-    z, _, rank, _ = np.linalg.lstsq(a, b, rcond=float(rcond))
-    return jnp.asarray(z), int(rank)
-
-
-def _erm_min_norm(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
-                  test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
-                  options: Mapping[str, Any]) -> Prediction:
-    """Plug-in at the minimum-norm ERM (least-squares classes only); its Jacobian rows are the cost."""
-    rcond = options.get("rcond")
-    # the design of every training row (one compilation for every n), cut to the first num_train rows
-    z, _ = min_norm_erm(mc, train, train_covariates, rcond=rcond, num_rows=num_train)
-    k = int(np.prod(jnp.shape(train))) // max(int(jnp.shape(train)[0]), 1)
-    return Prediction(log_likelihood(mc, z, test, test_covariates), gradient_evaluations=num_train * k,
-                      erm_spread=0.0)
-
-
-@functools.lru_cache(maxsize=64)
-def _gd_solver(mc: ModelClass, static: Static, tol: float, max_steps: int
-               ) -> Callable[..., tuple[Array, Array, Array, Array]]:
-    static_cov = thaw(static)
-    # GD with an Armijo backtracking step (optax's line search); the guess grows ×2 after each step
-    optimizer = optax.chain(optax.sgd(learning_rate=1.0), optax.scale_by_backtracking_linesearch(
-        max_backtracking_steps=40, increase_factor=2.0, store_grad=True))
-
-    def solve(z0: Array, data: Array, rowwise: dict[str, Array], n: Array
-              ) -> tuple[Array, Array, Array, Array]:
-        used = jnp.arange(data.shape[0]) < n
-
-        def objective(z: Array) -> Array:
-            log_lik = mc.log_likelihood(z, data, covariates={**static_cov, **rowwise})
-            return -jnp.sum(jnp.where(used, log_lik, 0.0)) / n
-
-        value_and_grad = optax.value_and_grad_from_state(objective)
-
-        def step(carry: tuple[Array, Any, Array, Array]) -> tuple[Array, Any, Array, Array]:
-            z, state, count, evaluations = carry
-            value, grad = value_and_grad(z, state=state)
-            updates, state = optimizer.update(grad, state, z, value=value, grad=grad, value_fn=objective)
-            trials = otu.tree_get(state, "num_linesearch_steps")
-            return optax.apply_updates(z, updates), state, count + 1, evaluations + trials
-
-        def keep_going(carry: tuple[Array, Any, Array, Array]) -> Array:
-            _, state, count, _ = carry
-            grad = otu.tree_get(state, "grad")
-            return (count == 0) | ((count < max_steps) & (otu.tree_norm(grad) >= tol))
-
-        init = (z0, optimizer.init(z0), jnp.asarray(0), jnp.asarray(0))
-        z, state, count, evaluations = jax.lax.while_loop(keep_going, step, init)
-        return z, count, otu.tree_norm(otu.tree_get(state, "grad")), evaluations
-
-    return jax.jit(solve)
-
-
-def erm_gd_fit(mc: ModelClass, data: Any, covariates: Mapping[str, Any], z0: Array, *, num_rows: int,
-               tol: float = 1e-6, max_steps: int = 20000) -> tuple[Array, int, float, int]:
-    """Gradient descent on −(1/n) Σ_{i<n} log P_z(x_i) from z0: (ẑ, steps, final gradient norm, evaluations).
-
-    Stops when ‖∇‖ < ``tol`` or after ``max_steps`` steps; ``evaluations`` counts every function and
-    gradient evaluation of the line search (each costs n per-datum gradients).
-    """
-    rowwise, static = mc.row_layout.split(covariates)
-    solver = _gd_solver(mc, static, float(tol), int(max_steps))
-    z, steps, norm, evaluations = solver(jnp.asarray(z0), jnp.asarray(data), rowwise, jnp.asarray(num_rows))
-    return z, int(steps), float(norm), int(steps) + int(evaluations)
-
-
-def _erm_gd(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
-            test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
-            options: Mapping[str, Any]) -> Prediction:
-    """Plug-in at the ERM gradient descent reaches from the prior's initialization (or z = 0)."""
-    init = _option(options, "gd_init", "prior")
-    if init not in ("prior", "zero"):
-        raise InputError(f"option gd_init must be 'prior' or 'zero', got {init!r}")
-    z0 = jnp.zeros(mc.dim) if init == "zero" else prior_draws(mc, key, 1)[0]
-    z, _, _, evaluations = erm_gd_fit(mc, train, train_covariates, z0, num_rows=num_train,
-                                      tol=_positive_float(options, "gd_tol", 1e-6),
-                                      max_steps=_positive_int(options, "gd_max_steps", 20000))
-    return Prediction(log_likelihood(mc, z, test, test_covariates),
-                      gradient_evaluations=evaluations * num_train)
 
 
 # ------------------------------------------------------------------------------------------ quadrature
@@ -552,8 +409,8 @@ def _quadrature(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any
     if mc.dim > 2:
         raise InputError(f"predictor 'quadrature' integrates over a grid and needs d ≤ 2; the class has "
                          f"d = {mc.dim}")
-    points = _positive_int(options, "grid_points", 301)
-    width = _positive_float(options, "grid_width", 9.0)
+    points = positive_int_option(options, "grid_points", 301)
+    width = positive_float_option(options, "grid_width", 9.0)
     fitted: ErmFit = erm(mc, train, key=key, penalty="map", num_starts=2, num_rows=num_train,
                          covariates=train_covariates)
     prefix, prefix_cov = mc.row_layout.prefix(train, train_covariates, num_train)
@@ -571,8 +428,6 @@ def _quadrature(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any
 
 register_predictor("laplace_ggn", _laplace_ggn)
 register_predictor("sgd_ensemble", _sgd_ensemble)
-register_predictor("erm_min_norm", _erm_min_norm)
-register_predictor("erm_gd", _erm_gd)
 register_predictor("quadrature", _quadrature)
 
 # the budgets of the pre-existing approximate mixtures, for bayesvol.regret.gap
