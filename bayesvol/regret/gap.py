@@ -7,7 +7,9 @@ For training data S of n rows from the truth and m fresh test rows (x_j, y_j), a
 Q the Bayes posterior predictive: exact (a closed-form ``exact_log_marginal``), by grid quadrature
 (``reference="quadrature"``, d ≤ 2) or a long NUTS run (``reference="mixture"`` without an exact
 marginal; its own Monte Carlo error is part of the gap). The gap is the difference of the two batch
-regrets at n, so it is ≥ 0 in expectation over S and the test rows, not on each draw. Means and standard
+regrets at n. It is ≥ 0 on average over truths drawn from the prior (the Bayes mixture minimizes the
+prior-averaged code length), not for each truth: at a fixed truth an approximation can predict better
+than the mixture (a negative gap), e.g. one that shrinks towards where that truth happens to lie. Means and standard
 errors are over the seeds (one S and one test set per seed); every method is scored on the same rows.
 """
 
