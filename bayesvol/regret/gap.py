@@ -9,12 +9,14 @@ Q the Bayes posterior predictive: exact (a closed-form ``exact_log_marginal``), 
 marginal; its own Monte Carlo error is part of the gap). The gap is the difference of the two batch
 regrets at n. It is ≥ 0 on average over truths drawn from the prior (the Bayes mixture minimizes the
 prior-averaged code length), not for each truth: at a fixed truth an approximation can predict better
-than the mixture (a negative gap), e.g. one that shrinks towards where that truth happens to lie. Means and standard
-errors are over the seeds (one S and one test set per seed); every method is scored on the same rows.
+than the mixture (a negative gap), e.g. one that shrinks towards where that truth happens to lie.
+Means and standard errors are over the seeds (one S and one test set per seed); every method is scored on
+the same rows.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -70,7 +72,7 @@ def mixture_gap(
     truth: Any,
     n: int,
     methods: Sequence[str],
-    budgets: Sequence[int],
+    budgets: Sequence[int] | Mapping[str, Sequence[int]],
     *,
     key: Array,
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
@@ -96,7 +98,9 @@ def mixture_gap(
     budgets
         Positive integers, each method's own budget: ``rank`` of the GGN for "laplace_ggn", SGLD draws
         (``num_samples``) for "sgld", members for "ensemble" and "sgd_ensemble"; a method without a budget
-        (a plug-in) is computed once per seed and shown at every budget.
+        (a plug-in) is computed once per seed and shown at every budget. A mapping {method: budgets}
+        gives each method its own list (the others' budgets are NaN for it); the reference is computed
+        once per seed either way.
     key
         JAX PRNG key; seed s uses ``jax.random.fold_in(key, s)``.
     seeds
@@ -118,8 +122,9 @@ def mixture_gap(
         ``gap`` and ``gradient_evaluations`` (predictor, budget, seed); ``gap_mean``, ``gap_stderr`` and
         ``gradient_evaluations_mean`` (predictor, budget) — the methods' dimension is named "predictor"
         as in ``regret_curve`` (a dimension named "method" would collide with ``.sel(method=...)``);
-        ``reference_code_length`` (seed), the reference's
-        mean test log loss. Attributes: ``n``, ``num_test``, ``reference`` ("exact", "quadrature" or
+        ``seconds`` (predictor, budget, seed), wall time of each call (the first seed's includes
+        compilation); ``reference_code_length`` and ``reference_seconds`` (seed), the reference's mean
+        test log loss and wall time. Attributes: ``n``, ``num_test``, ``reference`` ("exact", "quadrature" or
         "NUTS"), ``units``.
 
     """
@@ -129,7 +134,16 @@ def mixture_gap(
     if np.ndim(n) != 0:
         raise InputError(f"n must be one positive integer, got {n!r}")
     n = _counts([n], "n", 1)[0]
-    budgets = _counts(budgets, "budgets", 1)
+    if isinstance(budgets, Mapping):
+        missing = [m for m in methods if m not in budgets]
+        if missing or set(budgets) - set(methods):
+            raise InputError(f"budgets as a mapping must name exactly the methods {methods}, got "
+                             f"{list(budgets)}")
+        own = {m: _counts(budgets[m], f"budgets[{m!r}]", 1) for m in methods}
+    else:
+        shared = _counts(budgets, "budgets", 1)
+        own = {m: shared for m in methods}
+    budgets = sorted({b for values in own.values() for b in values})
     seeds = _counts(seeds, "seeds", 0)
     check_counts(num_test=num_test)
     method_options = dict(method_options or {})
@@ -147,7 +161,9 @@ def mixture_gap(
         "exact" if exact_log_marginal is not None and reference == "mixture" else "NUTS")
     gap = np.full((len(methods), len(budgets), len(seeds)), np.nan)
     grads = np.full((len(methods), len(budgets), len(seeds)), np.nan)
+    seconds = np.full((len(methods), len(budgets), len(seeds)), np.nan)
     ref_length = np.full(len(seeds), np.nan)
+    ref_seconds = np.full(len(seeds), np.nan)
     for s, seed in enumerate(seeds):
         key_data, key_test, key_ref, key_fit = jax.random.split(jax.random.fold_in(key, seed), 4)
         covariates, data = truth.simulate(key_data, n)
@@ -156,23 +172,30 @@ def mixture_gap(
         test, test_cov = prepare_data(mc, test, None, test_cov)
         common = {"train_covariates": covariates, "test_covariates": test_cov, "validate": False,
                   "exact_log_marginal": exact_log_marginal}
+        started = time.perf_counter()
         ref = predictive_log_loss(mc, reference, data, test, key=key_ref, **common,
                                   **dict(reference_options or {}))
         ref_loss = np.asarray(ref.log_loss)
+        ref_seconds[s] = time.perf_counter() - started
         ref_length[s] = float(np.mean(ref_loss))
         for i, method in enumerate(methods):
             options = dict(method_options.get(method) or {})
-            done: tuple[float, float] | None = None
+            done: tuple[float, float, float] | None = None
             for b, budget in enumerate(budgets):
+                if budget not in own[method]:
+                    continue
                 if done is None or method in BUDGET_OPTIONS:
+                    started = time.perf_counter()
                     loss = predictive_log_loss(mc, method, data, test, key=jax.random.fold_in(key_fit, i),
                                                **common, **_budget_options(method, budget, options))
                     cost = np.nan if loss.gradient_evaluations is None else float(loss.gradient_evaluations)
-                    done = (float(np.mean(np.asarray(loss.log_loss) - ref_loss)), cost)
-                gap[i, b, s], grads[i, b, s] = done
+                    done = (float(np.mean(np.asarray(loss.log_loss) - ref_loss)), cost,
+                            time.perf_counter() - started)
+                gap[i, b, s], grads[i, b, s], seconds[i, b, s] = done
     dims = ("predictor", "budget", "seed")
-    ds = xr.Dataset({"gap": (dims, gap), "gradient_evaluations": (dims, grads),
-                     "reference_code_length": ("seed", ref_length)},
+    ds = xr.Dataset({"gap": (dims, gap), "gradient_evaluations": (dims, grads), "seconds": (dims, seconds),
+                     "reference_code_length": ("seed", ref_length),
+                     "reference_seconds": ("seed", ref_seconds)},
                     coords={"predictor": methods, "budget": budgets, "seed": seeds})
     ds["gap_mean"] = ds["gap"].mean("seed")
     with np.errstate(invalid="ignore", divide="ignore"):
