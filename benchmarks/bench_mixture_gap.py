@@ -88,8 +88,13 @@ def plot(rows):
     names = list(dict.fromkeys(r["class"] for r in rows))
     fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.2), squeeze=False)
     for ax, name in zip(axes[0], names):
+        diverged = []
         for method in dict.fromkeys(r["method"] for r in rows):
             pts = [r for r in rows if r["class"] == name and r["method"] == method]
+            # a diverged run (SGLD on the polynomial: gap ≈ 1e120) would squash every other curve
+            if any(not abs(r["gap"]) <= 100 for r in pts):
+                diverged.append(method)
+            pts = [r for r in pts if abs(r["gap"]) <= 100]
             if not pts:
                 continue
             g = np.array([r["gradients"] for r in pts])
@@ -99,7 +104,11 @@ def plot(rows):
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1e-3)
         ax.axhline(0.0, color="0.6", lw=0.8)
-        ax.set_title(f"{name} (ref: {pts[0]['reference'] if pts else ''})", fontsize=9)
+        reference = next(r["reference"] for r in rows if r["class"] == name)
+        ax.set_title(f"{name} (ref: {reference})", fontsize=9)
+        if diverged:
+            ax.text(0.02, 0.95, f"off the axis (gap > 100 nats): {', '.join(diverged)}",
+                    transform=ax.transAxes, fontsize=7, va="top")
         ax.set_xlabel("per-datum gradient evaluations")
     axes[0][0].set_ylabel("gap (nats per test datum), ±2 s.e.")
     axes[0][-1].legend(fontsize=7)
@@ -110,10 +119,20 @@ def plot(rows):
     print(f"figure: {FIGURE}")
 
 
+def table(rows):
+    """The RESULTS.md table: gap ± s.e. (nats per test datum) and gradient evaluations per method and budget."""
+    print("| class (reference) | method | budget | gap ± s.e. | gradient evaluations |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        gap = f"{r['gap']:+.4f} ± {r['se']:.4f}" if abs(r["gap"]) <= 100 else f"{r['gap']:.1e} (diverged)"
+        print(f"| {r['class']} ({r['reference']}) | {r['method']} | {r['budget']} | {gap} | "
+              f"{r['gradients']:.2e} |")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--classes", nargs="*", default=None, help="substrings of the class names to run")
-    parser.add_argument("--plot-only", action="store_true")
+    parser.add_argument("--plot-only", action="store_true", help="redraw the figure and table from the JSON")
     args = parser.parse_args()
     rows = json.loads(OUT.read_text()) if OUT.exists() else []
     if not args.plot_only:
@@ -126,6 +145,7 @@ def main():
             rows = [r for r in rows if r["class"] != name] + new
             OUT.write_text(json.dumps(rows, indent=1))
     plot(rows)
+    table(rows)
 
 
 if __name__ == "__main__":
