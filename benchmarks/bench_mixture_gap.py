@@ -120,7 +120,7 @@ def plot(rows):
 
 
 def table(rows):
-    """The RESULTS.md table: gap ± s.e. (nats per test datum) and gradient evaluations per method and budget."""
+    """The RESULTS.md table: gap ± s.e. (nats per test datum) and gradient evaluations per method, budget."""
     print("| class (reference) | method | budget | gap ± s.e. | gradient evaluations |")
     print("|---|---|---|---|---|")
     for r in rows:
