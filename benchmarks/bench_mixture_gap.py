@@ -124,7 +124,7 @@ def table(rows):
     print("| class (reference) | method | budget | gap ± s.e. | gradient evaluations |")
     print("|---|---|---|---|---|")
     for r in rows:
-        gap = f"{r['gap']:+.4f} ± {r['se']:.4f}" if abs(r["gap"]) <= 100 else f"{r['gap']:.1e} (diverged)"
+        gap = f"{r['gap']:+.2g} ± {r['se']:.1g}" if abs(r["gap"]) <= 100 else f"{r['gap']:.1e} (diverged)"
         print(f"| {r['class']} ({r['reference']}) | {r['method']} | {r['budget']} | {gap} | "
               f"{r['gradients']:.2e} |")
 
