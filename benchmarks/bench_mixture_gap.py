@@ -36,6 +36,7 @@ SEEDS = [0, 1, 2]
 NUM_TEST = 200
 OUT = Path(__file__).parent / "mixture_gap.json"
 FIGURE = Path(__file__).parent.parent / "docs" / "mixture_gap.png"
+COLORS = {"laplace_ggn": "C0", "sgld": "C1", "ensemble": "C2", "sgd_ensemble": "C3"}
 BUDGETS = {"sgld": [25, 100, 400], "ensemble": [2, 5, 10], "sgd_ensemble": [2, 5, 10]}
 
 
@@ -100,7 +101,7 @@ def plot(rows):
             g = np.array([r["gradients"] for r in pts])
             y = np.array([r["gap"] for r in pts])
             se = np.array([r["se"] for r in pts])
-            ax.errorbar(g, y, yerr=2 * se, marker="o", ms=3, capsize=2, label=method)
+            ax.errorbar(g, y, yerr=2 * se, marker="o", ms=3, capsize=2, label=method, color=COLORS.get(method))
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1e-3)
         ax.axhline(0.0, color="0.6", lw=0.8)
@@ -120,13 +121,25 @@ def plot(rows):
 
 
 def table(rows):
-    """The RESULTS.md table: gap ± s.e. (nats per test datum) and gradient evaluations per method, budget."""
-    print("| class (reference) | method | budget | gap ± s.e. | gradient evaluations |")
+    """The RESULTS.md table: per class and method, gap ± s.e. (nats per test datum) [gradient evaluations]
+    at each budget."""
+    print("| class (reference) | method (budget) | smallest budget | middle | largest |")
     print("|---|---|---|---|---|")
-    for r in rows:
-        gap = f"{r['gap']:+.2g} ± {r['se']:.1g}" if abs(r["gap"]) <= 100 else f"{r['gap']:.1e} (diverged)"
-        print(f"| {r['class']} ({r['reference']}) | {r['method']} | {r['budget']} | {gap} | "
-              f"{r['gradients']:.2e} |")
+    for name in dict.fromkeys(r["class"] for r in rows):
+        for method in dict.fromkeys(r["method"] for r in rows if r["class"] == name):
+            pts = [r for r in rows if r["class"] == name and r["method"] == method]
+            cells = []
+            for r in pts:
+                gap = (f"{r['gap']:+.2g} ± {r['se']:.1g}" if abs(r["gap"]) <= 100
+                       else f"{r['gap']:.1e} (diverged)")
+                cells.append(f"{r['budget']}: {gap} [{r['gradients']:.1e}]")
+            if len(cells) == 2:
+                cells = [cells[0], "", cells[1]]
+            elif len(cells) == 1:
+                cells = [cells[0], "", ""]
+            knob = {"laplace_ggn": "rank", "sgld": "draws", "ensemble": "members",
+                    "sgd_ensemble": "members"}.get(method, "budget")
+            print(f"| {name} ({pts[0]['reference']}) | {method} ({knob}) | " + " | ".join(cells) + " |")
 
 
 def main():
