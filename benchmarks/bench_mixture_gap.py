@@ -101,7 +101,8 @@ def plot(rows):
             g = np.array([r["gradients"] for r in pts])
             y = np.array([r["gap"] for r in pts])
             se = np.array([r["se"] for r in pts])
-            ax.errorbar(g, y, yerr=2 * se, marker="o", ms=3, capsize=2, label=method, color=COLORS.get(method))
+            ax.errorbar(g, y, yerr=2 * se, marker="o", ms=3, capsize=2, label=method,
+                        color=COLORS.get(method))
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1e-3)
         ax.axhline(0.0, color="0.6", lw=0.8)
