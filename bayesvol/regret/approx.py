@@ -15,11 +15,13 @@ gradient evaluations (``Prediction.gradient_evaluations``):
   penalized empirical risk −(1/n)[Σ log P_z(x_i) + log w(z)] (the prior as weight decay) from prior draws,
   each stopped when the full-data gradient norm falls below ``sgd_tol`` (checked every ``sgd_check``
   steps) or after ``sgd_max_steps``; an equal-weight mixture of the members.
-The named empirical-risk minimizers (``erm_min_norm``, ``erm_gd``) are in
-:mod:`bayesvol.regret.named_erm`, which shares the helpers below on the observed site's outputs.
-
 * ``"quadrature"`` — the exact Bayes mixture of a class with d ≤ 2 by a tensor grid of ``grid_points``
   per axis over ±``grid_width`` Laplace standard deviations around the MAP (a reference, no gradients).
+
+The named empirical-risk minimizers (``erm_min_norm``, ``erm_gd``) are in
+:mod:`bayesvol.regret.named_erm`, which shares the helpers below on the observed site's outputs. The
+Gaussian/linearized algebra is written here rather than taken from laplace-torch-style libraries: none
+exists for JAX/NumPyro models, and the curvature already comes from :mod:`bayesvol.curvature.fisher`.
 """
 
 from __future__ import annotations
