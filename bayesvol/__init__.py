@@ -35,6 +35,9 @@ from bayesvol.inference.fit import fit as fit
 from bayesvol.inference.fit import use_host_devices as use_host_devices
 from bayesvol.model.model_class import ModelClass as ModelClass
 from bayesvol.model.model_class import ModelClassError as ModelClassError
+from bayesvol.regret.gap import mixture_gap as mixture_gap
+from bayesvol.regret.named_erm import erm_gd_fit as erm_gd_fit
+from bayesvol.regret.named_erm import min_norm_erm as min_norm_erm
 from bayesvol.regret.predictors import PREDICTORS as PREDICTORS
 from bayesvol.regret.predictors import predictive_log_loss as predictive_log_loss
 from bayesvol.regret.predictors import register_predictor as register_predictor
@@ -103,6 +106,7 @@ __all__ = [
     "curve_agreement",
     "dataset_truth",
     "effective_dimension",
+    "erm_gd_fit",
     "fisher",
     "fisher_spectrum",
     "fit",
@@ -117,6 +121,8 @@ __all__ = [
     "loss_hessian",
     "markov_code_lengths",
     "markov_log_mixture",
+    "min_norm_erm",
+    "mixture_gap",
     "model_truth",
     "nested_gibbs_bound",
     "nested_volume",

@@ -214,6 +214,26 @@ CASES = [
     ("ModelClass/unknown-observed", lambda c: bv.ModelClass(c.lin.model_class.model, observed="nope",
                                                             x=c.x), "nope"),
     ("ModelClass/unknown-argument", lambda c: bv.ModelClass(c.lin.model_class.model, x=c.x, zz=1), "zz"),
+    # ---- approximate mixtures, named ERMs and the mixture gap
+    ("predictive_log_loss/erm_min_norm-not-least-squares",
+     lambda c: bv.predictive_log_loss(c.kmc, "erm_min_norm", c.kx, c.kx, key=K), "least-squares|Normal"),
+    ("predictive_log_loss/erm_gd-bad-init",
+     lambda c: bv.predictive_log_loss(c.kmc, "erm_gd", c.kx, c.kx, key=K, options={"gd_init": "ones"}),
+     "gd_init"),
+    ("predictive_log_loss/laplace_ggn-rank-0",
+     lambda c: bv.predictive_log_loss(c.kmc, "laplace_ggn", c.kx, c.kx, key=K, options={"rank": 0}), "rank"),
+    ("min_norm_erm/rcond-negative",
+     lambda c: bv.min_norm_erm(c.lmc, c.y, {"x": c.x}, rcond=-1.0), "rcond"),
+    ("mixture_gap/methods-string",
+     lambda c: bv.mixture_gap(c.kmc, c.kt, 5, "laplace_ggn", [1], key=K), "methods"),
+    ("mixture_gap/method-unknown",
+     lambda c: bv.mixture_gap(c.kmc, c.kt, 5, ["oracle"], [1], key=K), "oracle"),
+    ("mixture_gap/budget-0", lambda c: bv.mixture_gap(c.kmc, c.kt, 5, ["sgld"], [0], key=K), "budgets"),
+    ("mixture_gap/n-0", lambda c: bv.mixture_gap(c.kmc, c.kt, 0, ["sgld"], [1], key=K), "n"),
+    ("mixture_gap/reference-unknown",
+     lambda c: bv.mixture_gap(c.kmc, c.kt, 5, ["sgld"], [1], key=K, reference="truth"), "reference"),
+    ("mixture_gap/method_options-stray",
+     lambda c: bv.mixture_gap(c.kmc, c.kt, 5, ["sgld"], [1], key=K, method_options={"map": {}}), "map"),
 ]
 
 

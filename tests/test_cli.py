@@ -105,7 +105,8 @@ def test_default_experiment_small(capsys, tmp_path: Path) -> None:
         assert bound <= row["ball_bound_laplace"] + 1e-9
         assert row["B_n_mcmc"] <= row["ball_bound_mcmc"] + 1e-9
         assert row["effective_dim"] < 0.25 * result["dim"]
-        assert row["batch_regret_erm"] > row["batch_regret_mixture"]
+        assert row["batch_regret_erm_min_norm"] > row["batch_regret_mixture"]
+        assert row["batch_regret_erm_gd"] > row["batch_regret_mixture"]
     for name in ("report.html", "results.json", "regret.nc", "regret.png", "volume.png", "spectrum.png",
                  "regret_seed0.nc", "regret_seed2.nc", "manifest.json"):
         assert (tmp_path / name).exists(), name

@@ -127,4 +127,5 @@ def test_a_registered_predictor_is_dispatched_with_the_one_signature(kt):
             bv.register_predictor("laplace-rule", laplace_rule)
     finally:
         del predictors._REGISTRY["laplace-rule"]
-    assert tuple(bv.PREDICTORS) == ("mixture", "plugin", "map", "sgld", "ensemble")
+    assert tuple(bv.PREDICTORS) == ("mixture", "plugin", "map", "sgld", "ensemble", "laplace_ggn",
+                                    "sgd_ensemble", "quadrature", "erm_min_norm", "erm_gd")

@@ -41,6 +41,7 @@ STYLE: dict[str, Any] = {
 
 _COLORS = {
     "mixture": "C0", "plugin": "C3", "map": "C1", "ensemble": "C2", "sgld": "C4",
+    "erm_min_norm": "C5", "erm_gd": "C6", "laplace_ggn": "C7", "sgd_ensemble": "C8",
     "laplace": "C1", "nested": "C0", "exact": "k",
 }
 

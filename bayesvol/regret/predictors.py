@@ -6,8 +6,12 @@ For training data S = (x_i, y_i)_{i≤n} and a new datum (x, y), each predictor 
   exact log-marginal ``log Q(data, **covariates)`` is supplied (conjugate classes):
   log Q(y | x; S) = log Q(S ∪ {(x, y)}) − log Q(S); otherwise a posterior sample average,
   log Q ≈ logsumexp_s log P_{θ_s}(y | x) − log S, over NUTS draws (``bv.fit``).
-* ``"plugin"`` — P_θ̂ with θ̂ the maximum-likelihood (ERM) fit; ``"map"`` — θ̂ the posterior mode
-  (:mod:`bayesvol.regret.erm`; an escaped fit gives −∞ where the limit does).
+* ``"plugin"`` — P_θ̂ with θ̂ the maximum-likelihood (ERM) fit that is best of ``num_starts`` L-BFGS starts
+  (z = 0 and prior draws); where the minimizers are not a point (n < d, a flat direction) this is one
+  interpolant among many, and ``erm_spread`` says how far apart the starts' equally good fits lie.
+  ``"map"`` — θ̂ the posterior mode (:mod:`bayesvol.regret.erm`; an escaped fit gives −∞ where the
+  limit does). The other named ERMs (``erm_min_norm``, ``erm_gd``) and the approximate mixtures
+  (``laplace_ggn``, ``sgd_ensemble``) are in :mod:`bayesvol.regret.approx`.
 * ``"sgld"`` — stochastic-gradient Langevin draws used as a mixture (:mod:`bayesvol.regret.sgld`);
   ``"ensemble"`` — a deep ensemble of ERM fits from random starts used as an equal-weight mixture.
 
@@ -41,7 +45,9 @@ __all__ = [
     "PredictiveLoss",
     "Predictor",
     "erm",
+    "erm_spread",
     "exact_log_q",
+    "lbfgs_gradients",
     "log_likelihood",
     "mixture_log_prob",
     "predictive_log_loss",
@@ -53,10 +59,19 @@ ExactLogMarginal = Callable[..., Array]
 
 
 class Prediction(NamedTuple):
-    """What a predictor may return instead of a bare array: log q per test row and the NUTS fit behind it."""
+    """What a predictor may return instead of a bare array: log q per test row and what it cost.
+
+    ``posterior`` is the NUTS fit behind a sampled mixture; ``gradient_evaluations`` the number of
+    per-datum gradients ∇_z log P_z(x_i) the predictor took (training and test rows; a Hessian-vector
+    product counts 2, the prior's gradient is not counted; None where not counted); ``erm_spread`` the
+    largest distance ‖ẑ_k − ẑ‖ (z units) between the best fit and another start whose objective is as
+    good (within 1e-6 relative): > 0 when the empirical-risk minimizers are not a point.
+    """
 
     log_prob: Array
     posterior: Posterior | None = None
+    gradient_evaluations: int | None = None
+    erm_spread: float | None = None
 
 
 class Predictor(Protocol):
@@ -104,13 +119,30 @@ def register_predictor(name: str, predict: Predictor, *, needs_train: bool = Tru
 class PredictiveLoss(NamedTuple):
     """Per-datum log loss −log q(y_j | x_j; S) of a predictor (nats); ``inf`` where q = 0.
 
-    ``posterior`` is the NUTS fit behind a sampled "mixture" (its R-hat, ESS, divergences), else None.
+    ``posterior`` is the NUTS fit behind a sampled "mixture" (its R-hat, ESS, divergences), else None;
+    ``gradient_evaluations`` and ``erm_spread`` as in :class:`Prediction`; ``code_length`` ± ``stderr``
+    the mean over the test rows.
     """
 
     log_loss: Array
     num_infinite: int
     predictor: str
     posterior: Posterior | None = None
+    gradient_evaluations: int | None = None
+    erm_spread: float | None = None
+
+    @property
+    def code_length(self) -> float:
+        """Mean code length −(1/m) Σ_j log q(y_j | x_j; S) over the test rows (nats per datum)."""
+        return float(jnp.mean(self.log_loss))
+
+    @property
+    def stderr(self) -> float:
+        """Standard error of :attr:`code_length` over the test rows (NaN for one row or an infinite loss)."""
+        loss = jnp.asarray(self.log_loss)
+        if loss.size < 2 or not bool(jnp.all(jnp.isfinite(loss))):
+            return float("nan")
+        return float(jnp.std(loss, ddof=1) / jnp.sqrt(loss.size))
 
 
 @functools.lru_cache(maxsize=128)
@@ -190,6 +222,22 @@ def _mixture(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], 
     return Prediction(mixture_log_prob(mc, posterior_z, test, test_covariates), posterior)
 
 
+def lbfgs_gradients(fitted: ErmFit, num_train: int) -> int:
+    """Per-datum gradients of an L-BFGS fit: one full-data gradient per iteration, summed over the starts.
+
+    A lower bound: backtracking steps beyond the first trial of a line search are not counted.
+    """
+    return int(jnp.sum(fitted.iterations)) * int(num_train)
+
+
+def erm_spread(fitted: ErmFit, rtol: float = 1e-6) -> float:
+    """Largest ‖ẑ_k − ẑ‖ over the starts k whose objective is within ``rtol`` (relative) of the best."""
+    best = fitted.objectives[jnp.argmin(fitted.objectives)]
+    good = fitted.objectives <= best + rtol * jnp.maximum(1.0, jnp.abs(best))
+    dist = jnp.linalg.norm(fitted.starts - fitted.z, axis=1)
+    return float(jnp.max(jnp.where(good, dist, 0.0)))
+
+
 def _erm_fit(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], key: Array,
              num_train: int, penalty: str, num_starts: int) -> ErmFit:
     return erm(mc, train, key=key, penalty=penalty, num_starts=num_starts, num_rows=num_train,
@@ -199,9 +247,10 @@ def _erm_fit(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], 
 def _plugin(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
             test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
             options: Mapping[str, Any]) -> Array:
-    """Plug-in P_θ̂, θ̂ the maximum-likelihood fit (its limit along the escape ray when not attained)."""
+    """Plug-in P_θ̂, θ̂ the best L-BFGS start's ML fit (its limit along the escape ray when not attained)."""
     fitted = _erm_fit(mc, train, train_covariates, key, num_train, "none", options["num_starts"])
-    return plugin_log_prob(mc, fitted, test, test_covariates)
+    return Prediction(plugin_log_prob(mc, fitted, test, test_covariates),
+                      gradient_evaluations=lbfgs_gradients(fitted, num_train), erm_spread=erm_spread(fitted))
 
 
 def _map(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
@@ -209,16 +258,27 @@ def _map(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test
          options: Mapping[str, Any]) -> Array:
     """Plug-in P_θ̂ with θ̂ the posterior mode (MAP) in the unconstrained coordinates z."""
     fitted = _erm_fit(mc, train, train_covariates, key, num_train, "map", options["num_starts"])
-    return plugin_log_prob(mc, fitted, test, test_covariates)
+    return Prediction(plugin_log_prob(mc, fitted, test, test_covariates),
+                      gradient_evaluations=lbfgs_gradients(fitted, num_train))
 
 
 def _sgld(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
           test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
           options: Mapping[str, Any]) -> Array:
-    """Mean of P_{z_s}(test_j) over SGLD draws z_s."""
-    draws = sgld(mc, train, key=key, num_rows=num_train, **dict(options.get("fit_kwargs") or {}),
+    """Mean of P_{z_s}(test_j) over SGLD draws z_s, started at the MAP.
+
+    Cost: the MAP's L-BFGS gradients, the diagonal preconditioner (jax.hessian: d Hessian-vector products
+    on n rows) and one minibatch of B per-datum gradients per step (burn-in + samples × thin).
+    """
+    kwargs = dict(options.get("fit_kwargs") or {})
+    key_fit, key_run = jax.random.split(key)
+    start = _erm_fit(mc, train, train_covariates, key_fit, num_train, "map", 1)
+    draws = sgld(mc, train, key=key_run, num_rows=num_train, start=start.z, **kwargs,
                  covariates=train_covariates)
-    return mixture_log_prob(mc, draws, test, test_covariates)
+    batch = min(int(kwargs.get("batch_size", 32)), _num_rows(train))
+    steps = int(kwargs.get("num_burnin", 500)) + draws.shape[0] * int(kwargs.get("thin", 5))
+    cost = lbfgs_gradients(start, num_train) + 2 * mc.dim * num_train + steps * batch
+    return Prediction(mixture_log_prob(mc, draws, test, test_covariates), gradient_evaluations=cost)
 
 
 def _ensemble(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
@@ -226,8 +286,9 @@ def _ensemble(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any],
               options: Mapping[str, Any]) -> Array:
     """Equal-weight mixture of the ERM fits from ``num_members`` starts (failed fits get weight 0)."""
     fitted = _erm_fit(mc, train, train_covariates, key, num_train, "none", options["num_members"])
-    return mixture_log_prob(mc, fitted.starts, test, test_covariates,
-                            log_weights=jnp.where(jnp.isfinite(fitted.objectives), 0.0, -jnp.inf))
+    return Prediction(mixture_log_prob(mc, fitted.starts, test, test_covariates,
+                                       log_weights=jnp.where(jnp.isfinite(fitted.objectives), 0.0, -jnp.inf)),
+                      gradient_evaluations=lbfgs_gradients(fitted, num_train))
 
 
 register_predictor("mixture", _mixture, needs_train=False)
@@ -262,8 +323,9 @@ def predictive_log_loss(
     mc
         The model class.
     predictor
-        A name in ``PREDICTORS``: "mixture", "plugin", "map", "sgld", "ensemble", or one added with
-        :func:`register_predictor`.
+        A name in ``PREDICTORS``: "mixture", "plugin", "map", "sgld", "ensemble", "laplace_ggn",
+        "sgd_ensemble", "erm_min_norm", "erm_gd", "quadrature" (:mod:`bayesvol.regret.approx`), or one
+        added with :func:`register_predictor`.
     train, test
         Observed-site values of the training and the new data.
     key
@@ -318,4 +380,5 @@ def predictive_log_loss(
                         num_train=int(num_train), options=all_options)
     prediction = out if isinstance(out, Prediction) else Prediction(out)
     loss = -jnp.asarray(prediction.log_prob)
-    return PredictiveLoss(loss, int(jnp.sum(jnp.isinf(loss))), predictor, prediction.posterior)
+    return PredictiveLoss(loss, int(jnp.sum(jnp.isinf(loss))), predictor, prediction.posterior,
+                          prediction.gradient_evaluations, prediction.erm_spread)

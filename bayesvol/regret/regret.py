@@ -324,8 +324,12 @@ def regret_curve(
     xarray.Dataset
         ``regret`` (predictor, n, seed): excess test log loss r(n); ``online_regret`` (n, seed): R_n of
         the mixture; ``*_mean`` / ``*_stderr`` over seeds; ``num_infinite`` (predictor, n): seeds whose
-        test log loss was +∞; with volume curves, ``bound_gibbs`` / ``bound_ball`` (curve, n); with a
-        sampled mixture, its NUTS fit per (n, seed): ``fit_rhat`` (largest R-hat; NaN with one chain),
+        test log loss was +∞; ``gradient_evaluations`` (predictor, n, seed): per-datum gradients each
+        predictor took, where counted; ``erm_spread`` (predictor, n, seed): for an ERM from several
+        starts, the largest distance (z units) between the best fit and another start's equally good
+        one (> 0: the empirical-risk minimizers are not a point); with volume curves, ``bound_gibbs`` /
+        ``bound_ball`` (curve, n); with a sampled mixture, its NUTS fit per (n, seed): ``fit_rhat``
+        (largest R-hat; NaN with one chain),
         ``fit_ess_bulk`` (smallest bulk ESS), ``fit_divergences`` and ``fit_ok`` — one
         :class:`~bayesvol.SamplerWarning` sums up the fits that failed a diagnostic.
         Attributes: ``realizable`` and, agnostic, ``projection`` (θ* as flat z).
@@ -357,6 +361,9 @@ def regret_curve(
     fit_divergences = np.full((len(ns), len(seeds)), -1)
     fit_ok = np.zeros((len(ns), len(seeds)), dtype=bool)
     fitted = np.zeros((len(ns), len(seeds)), dtype=bool)
+    # each predictor's cost and, for an ERM, how far apart its starts' equally good fits lie (NaN: none)
+    gradients = np.full((len(predictors), len(ns), len(seeds)), np.nan)
+    spread = np.full((len(predictors), len(ns), len(seeds)), np.nan)
     for j, seed in enumerate(seeds):
         key_s = jax.random.fold_in(key, seed)
         key_data, key_test, key_fit, key_smc = jax.random.split(key_s, 4)
@@ -392,6 +399,10 @@ def regret_curve(
                     fit_ess[i, j] = min(post.ess_bulk.values())
                     fit_divergences[i, j] = post.divergences
                 infinite[p, i] += loss.num_infinite > 0
+                if loss.gradient_evaluations is not None:
+                    gradients[p, i, j] = loss.gradient_evaluations
+                if loss.erm_spread is not None:
+                    spread[p, i, j] = loss.erm_spread
                 regret[p, i, j] = float(np.mean(np.asarray(loss.log_loss) + log_ref_test))
         if on_seed is not None:
             on_seed(seed)
@@ -420,6 +431,10 @@ def regret_curve(
         with np.errstate(invalid="ignore", divide="ignore"):
             ds[f"{name}_stderr"] = values.std("seed", ddof=1) / np.sqrt(count) if len(seeds) > 1 else \
                 values.mean("seed") * np.nan
+    if np.isfinite(gradients).any():
+        ds["gradient_evaluations"] = (dims, gradients)
+    if np.isfinite(spread).any():
+        ds["erm_spread"] = (dims, spread)
     if volume_curves is not None:
         curves = {"volume": volume_curves} if isinstance(volume_curves, VolumeCurve) else dict(volume_curves)
         gibbs, ball = zip(*(volume_bounds(c, ns) for c in curves.values()), strict=True)
