@@ -33,6 +33,8 @@ from bayesvol.inference.fit import SamplerError as SamplerError
 from bayesvol.inference.fit import SamplerWarning as SamplerWarning
 from bayesvol.inference.fit import fit as fit
 from bayesvol.inference.fit import use_host_devices as use_host_devices
+from bayesvol.inference.smc import SMCRun as SMCRun
+from bayesvol.inference.smc import sequential_smc as sequential_smc
 from bayesvol.model.model_class import ModelClass as ModelClass
 from bayesvol.model.model_class import ModelClassError as ModelClassError
 from bayesvol.regret.predictors import PREDICTORS as PREDICTORS
@@ -84,6 +86,7 @@ __all__ = [
     "PoorMixingWarning",
     "Posterior",
     "RegretBound",
+    "SMCRun",
     "SamplerError",
     "SamplerWarning",
     "Spectrum",
@@ -115,5 +118,6 @@ __all__ = [
     "regret_curve",
     "sampled_volume",
     "sequential_log_marginal",
+    "sequential_smc",
     "use_host_devices",
 ]
