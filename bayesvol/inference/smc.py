@@ -38,7 +38,7 @@ from bayesvol.errors import InputError, as_key, check_counts
 from bayesvol.inference.fit import SamplerWarning, prepare_data
 from bayesvol.model.covariates import Static, thaw
 from bayesvol.model.model_class import Array, ModelClass, prior_sample
-from bayesvol.progress import NO_BAR, report
+from bayesvol.progress import Progress, report
 
 __all__ = ["ACCEPTANCE_MIN", "ESS_FLOOR", "SMCRun", "sequential_smc", "smc_problems"]
 
@@ -303,7 +303,8 @@ def sequential_smc(
     max_tempering: int = 50,
     step_size: float | None = None,
     warn: bool = True,
-    progress_token: int = NO_BAR,
+    progress: bool = True,
+    progress_token: int | None = None,
     covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> SMCRun:
@@ -333,8 +334,10 @@ def sequential_smc(
         Initial HMC step size in units of the particle covariance (default 0.5 d^{−1/4}); adapted after.
     warn
         Raise one :class:`~bayesvol.SamplerWarning` listing :meth:`SMCRun.problems` when there are any.
+    progress
+        A tqdm bar of the data added, on stderr, only when stderr is a terminal (same numbers either way).
     progress_token
-        A :class:`~bayesvol.progress.Progress` token: the run reports each datum to that bar.
+        Report to this open :class:`~bayesvol.progress.Progress` bar instead (callers running several).
     covariates, **model_kwargs
         Covariates, as keywords or one mapping ``covariates=``.
 
@@ -367,8 +370,11 @@ def sequential_smc(
     settings = {"num_mcmc_steps": jnp.asarray(num_mcmc_steps), "num_integration_steps":
                 jnp.asarray(num_integration_steps), "target_ess": jnp.asarray(float(target_ess)),
                 "max_tempering": jnp.asarray(max_tempering), "step_size": jnp.asarray(float(step_size))}
-    outs = runner(key, data, rows, jnp.asarray(pos), jnp.zeros(grid_arr.size), settings,
-                  jnp.asarray(progress_token))
+    with Progress(progress and progress_token is None, "sequential SMC", total=rows_n, unit="datum") as bar:
+        token = bar.token if progress_token is None else progress_token
+        outs = runner(key, data, rows, jnp.asarray(pos), jnp.zeros(grid_arr.size), settings,
+                      jnp.asarray(token))
+        outs = [np.asarray(o) for o in outs]  # waits for the run, so the bar closes after its last datum
     kept_z, kept_w, inc, ess, acc, distinct, moves, count, steps, grads = (np.asarray(o) for o in outs)
     run = SMCRun(
         log_q=np.cumsum(inc), increments=inc, grid=grid_arr, particles=kept_z, log_weights=kept_w, ess=ess,

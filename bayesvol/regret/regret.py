@@ -359,6 +359,9 @@ def regret_curve(
     # one SMC run per seed serves the online regret and the "mixture" predictor at every n
     use_smc = exact_log_marginal is None and mixture_method == "smc" and (online or "mixture" in predictors)
     smc = _SmcHealth(len(ns), len(seeds)) if use_smc else None
+    if use_smc and "num_repeats" in dict(smc_options or {}):
+        raise InputError("smc_options: num_repeats belongs to mixture_method='nuts' (its online regret); "
+                         "with 'smc' each seed is one run and the seeds give the standard error")
     full = getattr(truth, "_full", None)
     if full is not None and ns[-1] > int(jnp.shape(full[1])[0]):
         raise InputError(f"n = {ns[-1]} is larger than the data set ({jnp.shape(full[1])[0]} rows)")
