@@ -99,7 +99,10 @@ def main():
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        nuts = bv.regret_curve(mc, zoo, ns, seeds, ("mixture_nuts",), key=key, online=False)
+        nuts = bv.regret_curve(mc, zoo, ns, seeds, ("mixture_nuts",), key=key, online=False,
+                               on_seed=lambda seed: print(
+                                   f"  NUTS seed {seed} done at {time.perf_counter() - start:.0f} s, "
+                                   f"{NUTS_STEPS['fits']} fits", flush=True))
     wall_nuts = time.perf_counter() - start
     grads_nuts = NUTS_STEPS["warmup"] + NUTS_STEPS["sampling"]
     r_nuts, se_nuts = nuts["regret_mean"].values[0], nuts["regret_stderr"].values[0]

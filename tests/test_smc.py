@@ -82,6 +82,8 @@ def test_regret_curve_from_one_run_matches_quadrature(logistic):
         # the curve's own stderr over seeds
         diff = estimate - exact
         z = diff.mean(axis=1) / (diff.std(axis=1, ddof=1) / np.sqrt(len(SEEDS)))
+        print(f"{name}: paired z per n {np.round(z, 2).tolist()}, mean difference "
+              f"{np.round(diff.mean(axis=1), 4).tolist()}")  # shown with pytest -s: the acceptance figure
         assert np.all(np.abs(z) < 3), (name, z, diff.mean(axis=1))
         # and the curve's own mean ± stderr covers the exact mixture's mean over the same seeds
         mean = ds[f"{name}_mean"].values.reshape(-1)[-len(NS):]

@@ -210,6 +210,8 @@ def _runner(mc: ModelClass, static: Static, num_particles: int, dense: bool) -> 
             coef = jnp.where(jnp.arange(n) < t, 1.0, jnp.where(jnp.arange(n) == t, lam, 0.0))
 
             def log_post(zi: Array) -> Array:
+                # all n rows, masked: one compiled shape for every t (a gradient is counted as one
+                # evaluation whatever t; it costs O(n) here, O(t) would need a program per t)
                 ll = log_lik_rows(zi)
                 return mc.log_prior(zi) + jnp.sum(jnp.where(coef > 0, coef * ll, 0.0))
 
@@ -325,7 +327,8 @@ def sequential_smc(
     num_mcmc_steps
         HMC steps per resample-move (0: resampling without moves, which degenerates; for tests).
     num_integration_steps
-        Leapfrog steps per HMC step (1 is MALA).
+        Leapfrog steps per HMC step (1 is MALA). The mass matrix is the weighted particle covariance,
+        dense for d ≤ 100, its diagonal above.
     target_ess
         Resample when the ESS falls below ``target_ess`` · N; the bridge keeps it there. In (0, 1).
     max_tempering
