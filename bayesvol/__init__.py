@@ -33,6 +33,8 @@ from bayesvol.inference.fit import SamplerError as SamplerError
 from bayesvol.inference.fit import SamplerWarning as SamplerWarning
 from bayesvol.inference.fit import fit as fit
 from bayesvol.inference.fit import use_host_devices as use_host_devices
+from bayesvol.inference.smc import SMCRun as SMCRun
+from bayesvol.inference.smc import sequential_smc as sequential_smc
 from bayesvol.model.model_class import ModelClass as ModelClass
 from bayesvol.model.model_class import ModelClassError as ModelClassError
 from bayesvol.regret.gap import mixture_gap as mixture_gap
@@ -94,6 +96,7 @@ __all__ = [
     "PoorMixingWarning",
     "Posterior",
     "RegretBound",
+    "SMCRun",
     "SamplerError",
     "SamplerWarning",
     "Spectrum",
@@ -134,6 +137,7 @@ __all__ = [
     "regret_curve",
     "sampled_volume",
     "sequential_log_marginal",
+    "sequential_smc",
     "shard_map_keys",
     "use_host_devices",
 ]

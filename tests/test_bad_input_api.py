@@ -234,6 +234,20 @@ CASES = [
      lambda c: bv.mixture_gap(c.kmc, c.kt, 5, ["sgld"], [1], key=K, reference="truth"), "reference"),
     ("mixture_gap/method_options-stray",
      lambda c: bv.mixture_gap(c.kmc, c.kt, 5, ["sgld"], [1], key=K, method_options={"map": {}}), "map"),
+    # ---- data-sequential SMC
+    ("sequential_smc/grid-beyond-rows",
+     lambda c: bv.sequential_smc(c.kmc, c.kx, key=K, grid=[2, 9], n=4), "grid"),
+    ("sequential_smc/grid-unsorted",
+     lambda c: bv.sequential_smc(c.kmc, c.kx, key=K, grid=[3, 2], n=4), "grid"),
+    ("sequential_smc/target_ess-1", lambda c: bv.sequential_smc(c.kmc, c.kx, key=K, target_ess=1.0, n=4),
+     "target_ess"),
+    ("sequential_smc/num_particles-1",
+     lambda c: bv.sequential_smc(c.kmc, c.kx, key=K, num_particles=1, n=4), "num_particles"),
+    ("sequential_smc/num_mcmc_steps-negative",
+     lambda c: bv.sequential_smc(c.kmc, c.kx, key=K, num_mcmc_steps=-1, n=4), "num_mcmc_steps"),
+    ("sequential_smc/key-int", lambda c: bv.sequential_smc(c.kmc, c.kx, key=3, n=4), "key"),
+    ("regret_curve/mixture_method-unknown",
+     lambda c: bv.regret_curve(c.kmc, c.kt, [2], [0], key=K, mixture_method="mcmc"), "mixture_method"),
 ]
 
 

@@ -7,7 +7,7 @@ from jax.scipy.special import logsumexp
 
 import bayesvol as bv
 import bayesvol_zoo as models
-from bayesvol.inference import evidence
+from bayesvol.inference import smc
 from bayesvol.inference.evidence import log_marginal, sequential_log_marginal, tempered_log_marginal
 
 
@@ -84,7 +84,7 @@ def test_sequential_path_gives_the_whole_curve(logistic):
     zoo, covariates, y = logistic
     x40, y40 = covariates["x"][:40], y[:40]
     curve = sequential_log_marginal(zoo.model_class, y40, key=jax.random.PRNGKey(4), num_particles=256,
-                                    num_repeats=8, x=x40)
+                                    num_repeats=16, x=x40)
     assert curve.log_q.shape == (40,)
     for t in (10, 20, 40):
         exact = logistic_grid_log_q(covariates["x"][:t], y[:t], 2.0)
@@ -121,7 +121,7 @@ def test_sequential_progress_changes_no_number_and_compiles_once(logistic, progr
     assert max(values) == 20 and "sequential SMC" in terminal.getvalue()
     np.testing.assert_array_equal(shown.runs, plain.runs)  # bit-identical
     np.testing.assert_array_equal(shown.num_moves, plain.num_moves)
-    runner = evidence._sequential_runner(zoo.model_class, (), 64, 10)
+    runner = smc._runner(zoo.model_class, (), 64, True)
     assert runner._cache_size() == 1  # one program serves both
 
 

@@ -50,9 +50,9 @@ def _calls(kt, lin):
         "fit": lambda k: bv.fit(kmc, KX, key=k, num_chains=1, num_warmup=5, num_samples=5, n=8).z,
         "log_marginal": lambda k: bv.log_marginal(kmc, KX, key=k, num_particles=8, num_repeats=2, n=8),
         "sequential_log_marginal": lambda k: bv.sequential_log_marginal(
-            kmc, KX, key=k, num_particles=8, num_repeats=2, num_mcmc_steps=1, n=8).log_q,
+            kmc, KX, key=k, num_particles=64, num_repeats=2, num_mcmc_steps=1, n=8).log_q,
         "online_regret": lambda k: bv.online_regret(
-            kmc, kp, KX, [4, 8], key=k, smc_options={"num_particles": 8, "num_repeats": 2,
+            kmc, kp, KX, [4, 8], key=k, smc_options={"num_particles": 64, "num_repeats": 2,
                                                      "num_mcmc_steps": 1}, n=8),
         "predictive_log_loss/plugin": lambda k: bv.predictive_log_loss(kmc, "plugin", KX, KX, key=k),
         "predictive_log_loss/ensemble": lambda k: bv.predictive_log_loss(kmc, "ensemble", KX, KX, key=k),

@@ -253,7 +253,8 @@ def test_regret_curve_summarizes_its_fits_in_one_warning(lin2):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ds = regret_curve(zoo.model_class, zoo, [4, 8], range(2), ("mixture",), key=jax.random.PRNGKey(9),
-                          online=False, num_test=20, predictor_options={"fit_kwargs": fits})
+                          online=False, num_test=20, predictor_options={"fit_kwargs": fits},
+                          mixture_method="nuts")
     sampler = [w for w in caught if issubclass(w.category, bv.SamplerWarning)]
     assert len(sampler) == 1, [str(w.message) for w in caught]
     assert len(caught) == 1, [str(w.message) for w in caught]  # nothing else either

@@ -10,15 +10,18 @@ Three paths, all returning the same :class:`~bayesvol.divergence.kl.Estimate`:
   independent of how far the posterior has contracted (the prior-to-posterior information, ≈ (d/2) log n
   nats, is what nested sampling pays for); if the posterior is Gaussian the path has one step.
   Independent repeats give the standard error.
-* **data-sequential SMC** (:func:`sequential_log_marginal`) — adds the data one point at a time,
-  log Q(x^t) = Σ_{s≤t} log Σ_i W_i P_{z_i}(x_s | x^{s−1}), resampling and moving the particles (random-walk
-  Metropolis with the particle covariance) only when the effective sample size falls below half. One run
-  gives the whole sequential code-length curve t ↦ log Q(x^t), i.e. the online regret for every n.
+* **data-sequential SMC** (:func:`sequential_log_marginal`, repeats of
+  :func:`bayesvol.inference.smc.sequential_smc`) — adds the data one point at a time,
+  log Q(x^t) = Σ_{s≤t} log Σ_i W_i P_{z_i}(x_s | x^{s−1}), resampling and moving the particles (HMC with the
+  particle covariance) when the effective sample size falls below half, tempering a datum in where it
+  would drop it further. One run gives the whole sequential code-length curve t ↦ log Q(x^t), i.e. the
+  online regret for every n.
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -26,14 +29,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
-from jax.scipy.special import logsumexp
 
 from bayesvol.divergence.kl import Estimate
 from bayesvol.errors import BayesvolError, InputError, as_key, check_counts
-from bayesvol.inference.fit import prepare_data
+from bayesvol.inference.fit import SamplerWarning, prepare_data
+from bayesvol.inference.smc import sequential_smc
 from bayesvol.model.covariates import Static, merge_covariates, thaw
-from bayesvol.model.model_class import Array, ModelClass, prior_sample
-from bayesvol.progress import Progress, report
+from bayesvol.model.model_class import Array, ModelClass
+from bayesvol.progress import Progress
 from bayesvol.regret.erm import erm
 
 __all__ = [
@@ -90,6 +93,8 @@ class SequentialEvidence(NamedTuple):
         Each run's curve.
     num_moves : (R,) array
         Resample-move steps per run.
+    num_gradients : (R,) array
+        Gradient evaluations per run (HMC moves, all particles).
 
     """
 
@@ -97,6 +102,7 @@ class SequentialEvidence(NamedTuple):
     stderr: np.ndarray
     runs: np.ndarray
     num_moves: np.ndarray
+    num_gradients: np.ndarray | None = None
 
 
 # ------------------------------------------------------------------------------------------- tempered
@@ -218,73 +224,6 @@ def tempered_log_marginal(
 
 
 # ------------------------------------------------------------------------------------------- sequential
-@functools.lru_cache(maxsize=32)
-def _sequential_runner(mc: ModelClass, static: Static, num_particles: int,
-                       num_mcmc_steps: int) -> Callable[..., Any]:
-    import blackjax  # see _tempered_kernel
-    from blackjax.smc.resampling import systematic
-
-    static_cov = thaw(static)
-
-    def run(key: Array, data: Array, rows: dict[str, Array], progress_token: Array) -> tuple[Array, Array]:
-        n = data.shape[0]
-
-        def log_lik_rows(z: Array) -> Array:
-            return mc.log_likelihood(z, data, covariates={**static_cov, **rows})
-
-        key_init, key_scan = jax.random.split(key)
-        z = jax.vmap(lambda k: mc.flatten(prior_sample(mc, k)))(jax.random.split(key_init, num_particles))
-        table = jax.vmap(log_lik_rows)(z)  # (N, n) per-particle, per-datum log-likelihoods
-
-        def move(carry: tuple[Array, Array, Array], t: Array, key_t: Array) -> tuple[Array, Array, Array]:
-            z, _, log_w = carry
-            weights = jnp.exp(log_w - logsumexp(log_w))
-            centred = z - weights @ z
-            cov = (weights[:, None] * centred).T @ centred + 1e-10 * jnp.eye(z.shape[1])
-            sigma = (2.38 / jnp.sqrt(z.shape[1])) * jnp.linalg.cholesky(cov)
-            key_r, key_m = jax.random.split(key_t)
-            z = z[systematic(key_r, weights, num_particles)]
-            mask = jnp.arange(n) <= t
-
-            def log_post(zi: Array) -> Array:
-                return mc.log_prior(zi) + jnp.sum(jnp.where(mask, log_lik_rows(zi), 0.0))
-
-            rmh = blackjax.additive_step_random_walk(log_post, blackjax.mcmc.random_walk.normal(sigma))
-
-            def chain(zi: Array, key_i: Array) -> Array:
-                def one(state: Any, k: Array) -> tuple[Any, None]:
-                    return rmh.step(k, state)[0], None
-
-                state, _ = jax.lax.scan(one, rmh.init(zi), jax.random.split(key_i, num_mcmc_steps))
-                return state.position
-
-            z = jax.vmap(chain)(z, jax.random.split(key_m, num_particles))
-            return z, jax.vmap(log_lik_rows)(z), jnp.zeros(num_particles)
-
-        def step(carry: tuple[Array, Array, Array, Array], inputs: tuple[Array, Array]
-                 ) -> tuple[tuple[Array, Array, Array, Array], Array]:
-            z, table, log_w, moves = carry
-            t, key_t = inputs
-            log_w_norm = log_w - logsumexp(log_w)
-            increment = logsumexp(log_w_norm + table[:, t])
-            log_w = log_w + table[:, t]
-            ess = jnp.exp(2 * logsumexp(log_w) - logsumexp(2 * log_w))
-            resample = (ess < num_particles / 2) & (t < n - 1)
-            z, table, log_w = jax.lax.cond(
-                resample, lambda c: move(c, t, key_t), lambda c: c, (z, table, log_w))
-            moves = moves + resample
-            # unbatched arguments: one call per datum for all runs; a no-op without a bar (same program)
-            jax.debug.callback(report, progress_token, t + 1)
-            return (z, table, log_w, moves), increment
-
-        carry = (z, table, jnp.zeros(num_particles), jnp.zeros((), jnp.int32))
-        (_, _, _, moves), increments = jax.lax.scan(step, carry, (jnp.arange(n),
-                                                                 jax.random.split(key_scan, n)))
-        return jnp.cumsum(increments), moves
-
-    return jax.jit(jax.vmap(run, in_axes=(0, None, None, None)))
-
-
 def sequential_log_marginal(
     mc: ModelClass,
     data: Any,
@@ -292,35 +231,47 @@ def sequential_log_marginal(
     key: Array,
     num_particles: int = 512,
     num_repeats: int = 5,
-    num_mcmc_steps: int = 10,
+    num_mcmc_steps: int = 2,
+    num_integration_steps: int = 4,
     progress: bool = True,
     covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> SequentialEvidence:
     """The code-length curve log Q(x^t), t = 1…n, by SMC adding one datum at a time (nats).
 
-    Independent runs (vmapped) give the standard error at every t. The data order is the given order.
-    ``progress``: a tqdm bar of the data added, on stderr, only when stderr is a terminal; the numbers
-    are the same either way.
+    ``num_repeats`` independent runs of :func:`bayesvol.inference.smc.sequential_smc` (HMC moves,
+    adaptive resampling, tempering within a datum where the posterior jumps) give the standard error at
+    every t. The data order is the given order. ``progress``: a tqdm bar of the data added, on stderr,
+    only when stderr is a terminal; the numbers are the same either way. A degraded run raises one
+    :class:`~bayesvol.SamplerWarning`.
     """
     key = as_key(key)
-    check_counts(num_particles=num_particles, num_repeats=num_repeats, num_mcmc_steps=num_mcmc_steps)
+    check_counts(num_particles=num_particles, num_repeats=num_repeats, num_mcmc_steps=num_mcmc_steps,
+                 num_integration_steps=num_integration_steps)
     data, model_kwargs = prepare_data(mc, data, covariates, model_kwargs)
-    rows, static = mc.row_layout.split(model_kwargs)
-    runner = _sequential_runner(mc, static, num_particles, num_mcmc_steps)
+    runs = []
     with Progress(progress, "sequential SMC", total=int(data.shape[0]), unit="datum") as bar:
-        curves, moves = runner(jax.random.split(key, num_repeats), data, rows, jnp.asarray(bar.token))
-        curves = np.asarray(curves)  # waits for the run, so the bar closes after its last datum
+        for run_key in jax.random.split(key, num_repeats):
+            runs.append(sequential_smc(mc, data, key=run_key, num_particles=num_particles,
+                                       num_mcmc_steps=num_mcmc_steps, warn=False,
+                                       num_integration_steps=num_integration_steps,
+                                       progress_token=bar.token, covariates=model_kwargs))
+    curves = np.stack([run.log_q for run in runs])
     if not np.all(np.isfinite(curves)):
         raise EvidenceError("data-sequential SMC produced a non-finite code length (a datum with zero "
                             "probability under every particle)")
+    problems = sorted({p for run in runs for p in run.problems()})
+    if problems:
+        warnings.warn("data-sequential SMC degraded: " + "; ".join(problems), SamplerWarning, stacklevel=2)
     stderr = np.std(curves, axis=0, ddof=1) / np.sqrt(num_repeats) if num_repeats > 1 else \
         np.full(curves.shape[1], np.nan)
-    return SequentialEvidence(curves.mean(axis=0), stderr, curves, np.asarray(moves))
+    return SequentialEvidence(curves.mean(axis=0), stderr, curves,
+                              np.asarray([run.num_resample.sum() for run in runs]),
+                              np.asarray([run.total_gradients for run in runs]))
 
 
 # ------------------------------------------------------------------------------------------- front door
-_TEMPERED_ONLY = ("num_integration_steps", "num_starts", "max_steps")
+_TEMPERED_ONLY = ("num_starts", "max_steps")
 
 
 def log_marginal(
@@ -361,7 +312,7 @@ def log_marginal(
         Sampling path: "tempered" (:func:`tempered_log_marginal`) or "sequential"
         (:func:`sequential_log_marginal`, its last point).
     num_particles, num_repeats, num_mcmc_steps, num_integration_steps, num_starts, max_steps
-        The sampling path's settings (None: that path's default); the last three are the tempered path's.
+        The sampling path's settings (None: that path's default); the last two are the tempered path's.
     progress
         Show a tqdm bar on stderr while sampling (only when stderr is a terminal); the numbers are the
         same either way.

@@ -39,10 +39,11 @@ import xarray as xr
 from bayesvol.errors import InputError, as_key, check_counts
 from bayesvol.inference.evidence import sequential_log_marginal
 from bayesvol.inference.fit import ESS_MIN, RHAT_MAX, SamplerWarning, prepare_data
+from bayesvol.inference.smc import SMCRun, sequential_smc
 from bayesvol.model.covariates import RowLayout, infer_layout, num_rows
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 from bayesvol.regret.erm import erm, log_likelihood
-from bayesvol.regret.predictors import PREDICTORS, exact_log_q, predictive_log_loss
+from bayesvol.regret.predictors import PREDICTORS, exact_log_q, mixture_log_prob, predictive_log_loss
 from bayesvol.volume.bounds import regret_bound
 from bayesvol.volume.curve import VolumeCurve
 
@@ -281,6 +282,7 @@ def regret_curve(
     smc_options: Mapping[str, Any] | None = None,
     on_seed: Callable[[int], None] | None = None,
     on_seed_result: Callable[[int, xr.Dataset], None] | None = None,
+    mixture_method: str = "smc",
 ) -> xr.Dataset:
     """Regret of each predictor for every n in ``ns`` and every seed, with means and standard errors.
 
@@ -311,13 +313,20 @@ def regret_curve(
     projection_size
         Rows drawn from an agnostic truth to fit the projection θ*.
     predictor_options, smc_options
-        Extra keyword arguments for :func:`~bayesvol.regret.predictors.predictive_log_loss` and
-        :func:`~bayesvol.inference.evidence.sequential_log_marginal`.
+        Extra keyword arguments for :func:`~bayesvol.regret.predictors.predictive_log_loss` and the
+        data-sequential SMC (:func:`~bayesvol.inference.smc.sequential_smc` with ``mixture_method="smc"``,
+        :func:`~bayesvol.inference.evidence.sequential_log_marginal` with ``"nuts"``).
     on_seed
         Called with each seed once its data set is done (progress reporting).
     on_seed_result
         Called with each seed and its results once its data set is done (saving as it goes): a Dataset
         with ``regret`` (predictor, n) and ``online_regret`` (n) of that seed, attribute ``seed``.
+    mixture_method
+        How the mixture is computed without ``exact_log_marginal``: ``"smc"`` (default) — one
+        data-sequential SMC run per seed (:func:`~bayesvol.inference.smc.sequential_smc`) gives log Q(x^n)
+        (online regret) and the weighted posterior sample (the "mixture" predictor's batch regret) at every
+        n of ``ns``; ``"nuts"`` — a NUTS refit per (n, seed) for the batch regret and a separate
+        data-sequential SMC for the online regret (the route before SMC).
 
     Returns
     -------
@@ -331,7 +340,11 @@ def regret_curve(
         ``bound_ball`` (curve, n); with a sampled mixture, its NUTS fit per (n, seed): ``fit_rhat``
         (largest R-hat; NaN with one chain),
         ``fit_ess_bulk`` (smallest bulk ESS), ``fit_divergences`` and ``fit_ok`` — one
-        :class:`~bayesvol.SamplerWarning` sums up the fits that failed a diagnostic.
+        :class:`~bayesvol.SamplerWarning` sums up the fits that failed a diagnostic. With the SMC mixture,
+        per (n, seed): ``smc_ess`` (ESS of the weighted sample kept at n, particles), ``smc_ess_min``
+        (smallest ESS over the data up to n), ``smc_acceptance`` (mean HMC acceptance of the moves up to
+        n), ``smc_resample_steps``, ``smc_tempering_steps`` and ``smc_gradients`` (cumulative up to n) and
+        ``smc_ok``; one :class:`~bayesvol.SamplerWarning` sums up the runs that failed a health check.
         Attributes: ``realizable`` and, agnostic, ``projection`` (θ* as flat z).
 
     """
@@ -343,8 +356,16 @@ def regret_curve(
         raise InputError(f"seeds must be non-empty non-negative integers, got {seeds}")
     _check_predictors(predictors)
     check_counts(num_test=num_test)
+    if mixture_method not in ("smc", "nuts"):
+        raise InputError(f"mixture_method must be 'smc' or 'nuts', got {mixture_method!r}")
     key = as_key(key)
     truth = as_truth(truth, mc)
+    # one SMC run per seed serves the online regret and the "mixture" predictor at every n
+    use_smc = exact_log_marginal is None and mixture_method == "smc" and (online or "mixture" in predictors)
+    smc = _SmcHealth(len(ns), len(seeds)) if use_smc else None
+    if use_smc and "num_repeats" in dict(smc_options or {}):
+        raise InputError("smc_options: num_repeats belongs to mixture_method='nuts' (its online regret); "
+                         "with 'smc' each seed is one run and the seeds give the standard error")
     full = getattr(truth, "_full", None)
     if full is not None and ns[-1] > int(jnp.shape(full[1])[0]):
         raise InputError(f"n = {ns[-1]} is larger than the data set ({jnp.shape(full[1])[0]} rows)")
@@ -369,9 +390,16 @@ def regret_curve(
         key_data, key_test, key_fit, key_smc = jax.random.split(key_s, 4)
         covariates, data = truth.simulate(key_data, n_max)
         data, covariates = prepare_data(mc, data, None, covariates)
+        run = None
+        if smc is not None:
+            run = sequential_smc(mc, data, key=key_smc, grid=ns, warn=False, **dict(smc_options or {}),
+                                 covariates=covariates)
+            smc.record(run, j)
         if online:
             log_ref = np.cumsum(np.asarray(reference(data, covariates)))
-            if exact_log_marginal is not None:
+            if run is not None:
+                online_regret[:, j] = log_ref[np.asarray(ns) - 1] - run.log_q[np.asarray(ns) - 1]
+            elif exact_log_marginal is not None:
                 for i, n in enumerate(ns):
                     train, train_cov = mc.row_layout.prefix(data, covariates, n)
                     online_regret[i, j] = log_ref[n - 1] - float(exact_log_q(mc, exact_log_marginal, train,
@@ -384,6 +412,13 @@ def regret_curve(
             test_cov, test = truth.sample_test(jax.random.fold_in(key_test, n), num_test)
             log_ref_test = np.asarray(reference(test, test_cov))
             for p, name in enumerate(predictors):
+                if run is not None and name == "mixture":
+                    # the weighted SMC sample after n data: Q(y | x; x^n) = Σ_i W_i P_{z_i}(y | x)
+                    log_q = np.asarray(mixture_log_prob(mc, jnp.asarray(run.particles[i]), test, test_cov,
+                                                        log_weights=jnp.asarray(run.log_weights[i])))
+                    infinite[p, i] += bool(np.any(np.isinf(log_q)))
+                    regret[p, i, j] = float(np.mean(log_ref_test - log_q))
+                    continue
                 with warnings.catch_warnings():
                     # one warning for all the fits, after the loop (their figures go in the dataset)
                     warnings.filterwarnings("ignore", category=SamplerWarning)
@@ -441,6 +476,8 @@ def regret_curve(
         ds["bound_gibbs"] = (("curve", "n"), np.asarray(gibbs))
         ds["bound_ball"] = (("curve", "n"), np.asarray(ball))
         ds = ds.assign_coords(curve=list(curves))
+    if smc is not None:
+        smc.add_to(ds, ns, seeds)
     if fitted.any():
         ds["fit_rhat"] = (("n", "seed"), fit_rhat)
         ds["fit_ess_bulk"] = (("n", "seed"), fit_ess)
@@ -453,6 +490,51 @@ def regret_curve(
     for name in ("regret", "online_regret"):
         ds[name].attrs.update(units="nats")
     return ds
+
+
+class _SmcHealth:
+    """The SMC runs' health per (n, seed) of a regret curve, and one warning for all of them."""
+
+    def __init__(self, num_n: int, num_seeds: int):
+        shape = (num_n, num_seeds)
+        self.ess, self.ess_min, self.acceptance = np.full(shape, np.nan), np.full(shape, np.nan), \
+            np.full(shape, np.nan)
+        self.resample, self.tempering, self.gradients = (np.zeros(shape, dtype=np.int64) for _ in range(3))
+        self.ok = np.ones(shape, dtype=bool)
+        self.problems: list[tuple[int, list[str]]] = []
+
+    def record(self, run: SMCRun, j: int) -> None:
+        w = np.exp(run.log_weights)
+        self.ess[:, j] = 1.0 / np.sum(w**2, axis=1)
+        for i, n in enumerate(run.grid):
+            moved = run.num_resample[:n]
+            self.ess_min[i, j] = float(run.ess[:n].min())
+            self.acceptance[i, j] = float(np.sum(np.nan_to_num(run.acceptance[:n]) * moved)
+                                          / max(int(moved.sum()), 1)) if moved.any() else np.nan
+            self.resample[i, j] = int(moved.sum())
+            self.tempering[i, j] = int(run.num_tempering[:n].sum())
+            self.gradients[i, j] = int(run.num_gradients[:n].sum())
+            prefix = run._replace(ess=run.ess[:n], acceptance=run.acceptance[:n], distinct=run.distinct[:n],
+                                  capped=bool(np.any(run.num_tempering[:n] >= run.max_tempering)))
+            self.ok[i, j] = not prefix.problems()
+        problems = run.problems()
+        if problems:
+            self.problems.append((j, problems))
+
+    def add_to(self, ds: xr.Dataset, ns: Sequence[int], seeds: Sequence[int]) -> None:
+        for name, values in (("smc_ess", self.ess), ("smc_ess_min", self.ess_min),
+                             ("smc_acceptance", self.acceptance), ("smc_resample_steps", self.resample),
+                             ("smc_tempering_steps", self.tempering), ("smc_gradients", self.gradients),
+                             ("smc_ok", self.ok)):
+            ds[name] = (("n", "seed"), values)
+        if self.problems:
+            j, first = self.problems[0]
+            warnings.warn(
+                f"{len(self.problems)} of the {len(seeds)} data-sequential SMC runs of the mixture failed a "
+                f"health check (first seed {seeds[j]}: " + "; ".join(first) + "). The mixture's regret "
+                "there may be off; the figures per (n, seed) are in the returned dataset (smc_ess, "
+                "smc_ess_min, smc_acceptance, smc_ok). What to do: smc_options={'num_particles': ..., "
+                "'num_mcmc_steps': ...}", SamplerWarning, stacklevel=3)
 
 
 def _warn_unhealthy_fits(fitted: np.ndarray, ok: np.ndarray, rhat: np.ndarray, ess: np.ndarray,
