@@ -46,6 +46,10 @@ from bayesvol.regret.regret import online_regret as online_regret
 from bayesvol.regret.regret import regret_curve as regret_curve
 from bayesvol.volume.bounds import RegretBound as RegretBound
 from bayesvol.volume.bounds import regret_bound as regret_bound
+from bayesvol.volume.coefficient import AsymptoticWarning as AsymptoticWarning
+from bayesvol.volume.coefficient import LearningCoefficient as LearningCoefficient
+from bayesvol.volume.coefficient import learning_coefficient as learning_coefficient
+from bayesvol.volume.coefficient import log_volume_covariance as log_volume_covariance
 from bayesvol.volume.curve import VolumeCurve as VolumeCurve
 from bayesvol.volume.gchisq import gchisq_log_cdf as gchisq_log_cdf
 from bayesvol.volume.gchisq import gchisq_log_cdf_saddlepoint as gchisq_log_cdf_saddlepoint
@@ -66,6 +70,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PREDICTORS",
+    "AsymptoticWarning",
     "BayesvolError",
     "BayesvolWarning",
     "CurvatureError",
@@ -76,6 +81,7 @@ __all__ = [
     "KLFallbackWarning",
     "LaplaceError",
     "LaplaceInfo",
+    "LearningCoefficient",
     "ModelClass",
     "ModelClassError",
     "NestedBudgetError",
@@ -103,7 +109,9 @@ __all__ = [
     "kl_estimate",
     "kl_function",
     "laplace_volume",
+    "learning_coefficient",
     "log_marginal",
+    "log_volume_covariance",
     "loss_hessian",
     "model_truth",
     "nested_gibbs_bound",
