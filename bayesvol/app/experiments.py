@@ -309,8 +309,14 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         rows.append(row)
     result = {"command": "volume", "model": zoo.name, "dim": zoo.dim, "rows": rows,
               "learning_coefficient": zoo.facts.learning_coefficient}
+    fit = _nested_lambda(curves.get("MCMC (nested)"))
+    if fit is not None:
+        result["learning_coefficient_fit"] = fit.to_dict()
     report.add_results(**result)
     report.add_table("log V(t) (nats) and the volume dimension k(t)", rows)
+    if fit is not None:
+        report.add_table("Learning coefficient read off the nested curve (GLS fit of log V = λ log t + "
+                         "(m−1) log log(1/t) + c)", [_lambda_summary(fit, zoo)])
     report.add_figure("volume", plots.plot_volume(curves), "log V(t), ±2 s.e.")
     html_path = report.write_html()
     if not options.get("json"):
@@ -327,6 +333,11 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         if zoo.facts.learning_coefficient is not None:
             print(f"2λ (known) = {2 * zoo.facts.learning_coefficient:g}; the volume dimension k(t) should "
                   "approach it as t → 0.")
+        if fit is not None:
+            r = _lambda_summary(fit, zoo)
+            print(f"λ from the nested curve: {_fmt(r['lambda_hat'], r['stderr']).strip()}, m̂ = {r['m_hat']} "
+                  f"(window {r['window']}, χ² = {r['chi2']:.1f} on {r['dof']} dof"
+                  + ("" if r["asymptotic"] else "; NOT asymptotic: a local slope, reach smaller eps2") + ")")
         print(f"Report: {html_path}")
     return result
 
@@ -698,3 +709,26 @@ def lambda_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 COMMANDS["lambda"] = lambda_command
+
+
+def _nested_lambda(curve: Any) -> Any:
+    """λ and m of a nested curve (None without one, or with fewer than 4 reached radii below t = 0.1)."""
+    from bayesvol.errors import InputError
+    from bayesvol.volume.coefficient import AsymptoticWarning, learning_coefficient
+
+    if curve is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AsymptoticWarning)  # shown as "asymptotic" in the table
+            return learning_coefficient(curve)
+    except InputError:  # too few radii below t_max: nothing to fit, the table has no λ row
+        return None
+
+
+def _lambda_summary(fit: Any, zoo: Any) -> dict[str, Any]:
+    return {"lambda_hat": fit.learning_coefficient, "stderr": fit.stderr,
+            "m_hat": "undetermined" if fit.multiplicity is None else fit.multiplicity,
+            "lambda_known": zoo.facts.learning_coefficient, "m_known": zoo.facts.multiplicity,
+            "window": f"{fit.window[0]:.2g}–{fit.window[1]:.2g}", "chi2": fit.chi2, "dof": fit.dof,
+            "asymptotic": fit.asymptotic}
