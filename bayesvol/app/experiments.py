@@ -613,7 +613,7 @@ LAMBDA_CASES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("RRR (M,N,H,r)=(3,3,2,1)", "reduced_rank_regression", {"m_in": 3, "n_out": 3, "hidden": 2, "rank": 1}),
     ("deep linear (3,2,2,3) r=1", "deep_linear_network", {"widths": (3, 2, 2, 3), "rank": 1}),
 )
-_LAMBDA_QUICK = 2  # BAYESVOL_QUICK: the first cases only
+_LAMBDA_QUICK = 1  # BAYESVOL_QUICK (tests): the first case only
 
 
 def lambda_eps2(quick: bool = False) -> np.ndarray:

@@ -131,7 +131,7 @@ def log_volume_covariance(curve: VolumeCurve) -> np.ndarray:
     Equal-weight pool of the order-statistics covariance of one run and the runs' sample covariance, each
     divided by R (module docstring); its diagonal equals ``curve.stderr**2``.
     """
-    info = _nested_info(curve)
+    info = _nested_info(curve, "log_volume_covariance")
     t = np.asarray(curve.eps2, dtype=float)
     runs, num_live = info.num_runs, info.num_live
     _, var_shrink = _shrinkage(num_live, info.num_delete)
@@ -241,9 +241,9 @@ def learning_coefficient(curve: VolumeCurve, *, multiplicity: int | None = None,
         p_value=p_value, asymptotic=asymptotic, fits=tuple(fits), num_evaluations=info.num_evaluations)
 
 
-def _nested_info(curve: VolumeCurve) -> NestedInfo:
+def _nested_info(curve: VolumeCurve, who: str = "learning_coefficient") -> NestedInfo:
     if not isinstance(curve, VolumeCurve) or not isinstance(curve.diagnostics, NestedInfo):
-        raise InputError("learning_coefficient needs a VolumeCurve made by sampled_volume / nested_volume "
+        raise InputError(f"{who} needs a VolumeCurve made by sampled_volume / nested_volume "
                          f"(its per-run log V and levels give the covariance across t), got "
                          f"{getattr(curve, 'method', type(curve).__name__)!r}")
     return curve.diagnostics
