@@ -47,6 +47,9 @@ def devinterp_llc(m: int, h: int, n: int, num_draws: int = 2000, num_chains: int
     from devinterp.utils import default_nbeta, evaluate_mse, get_init_loss_multi_batch
     from torch.utils.data import DataLoader, TensorDataset
 
+    # one thread: these matrices are tiny, and OpenMP's spinning barriers on a shared, loaded machine cost
+    # more than the products (measured: > 20 min stuck in gomp_team_barrier_wait_end for one size)
+    torch.set_num_threads(1)
     torch.manual_seed(1)
     np.random.seed(1)  # noqa: NPY002 - devinterp's test seeds the legacy global generator
     x, y = torch.randn(1000, m), torch.randn(1000, n)
@@ -86,6 +89,10 @@ def main() -> None:
         zoo = models.reduced_rank_regression(m_in=m, n_out=n, hidden=h, rank=0)
         row, _, _ = lambda_case(zoo, eps2, jax.random.PRNGKey(i), num_live=args.live, num_runs=args.runs,
                                 rows=50)
+        print(f"  bayesvol {(m, h, n)}: λ̂ = {row['lambda_hat']:.3f} ± {row['stderr']:.3f}, "
+              f"m̂ = {row['m_hat']}, window {row['window']}, χ² {row['chi2']:.1f}/{row['dof']}, "
+              f"{row['evaluations']} evaluations, "
+              f"{row['seconds']:.0f} s", flush=True)
         start = time.perf_counter()
         doc, doc_sd, doc_evals = devinterp_llc(m, h, n)
         doc_s = time.perf_counter() - start
