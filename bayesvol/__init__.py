@@ -58,6 +58,10 @@ from bayesvol.study.sweep import open_study as open_study
 from bayesvol.volume.agreement import curve_agreement as curve_agreement
 from bayesvol.volume.bounds import RegretBound as RegretBound
 from bayesvol.volume.bounds import regret_bound as regret_bound
+from bayesvol.volume.coefficient import AsymptoticWarning as AsymptoticWarning
+from bayesvol.volume.coefficient import LearningCoefficient as LearningCoefficient
+from bayesvol.volume.coefficient import learning_coefficient as learning_coefficient
+from bayesvol.volume.coefficient import log_volume_covariance as log_volume_covariance
 from bayesvol.volume.curve import VolumeCurve as VolumeCurve
 from bayesvol.volume.gchisq import gchisq_log_cdf as gchisq_log_cdf
 from bayesvol.volume.gchisq import gchisq_log_cdf_saddlepoint as gchisq_log_cdf_saddlepoint
@@ -78,6 +82,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PREDICTORS",
+    "AsymptoticWarning",
     "BayesvolError",
     "BayesvolWarning",
     "CurvatureError",
@@ -88,6 +93,7 @@ __all__ = [
     "KLFallbackWarning",
     "LaplaceError",
     "LaplaceInfo",
+    "LearningCoefficient",
     "ModelClass",
     "ModelClassError",
     "NestedBudgetError",
@@ -120,7 +126,9 @@ __all__ = [
     "kl_estimate",
     "kl_function",
     "laplace_volume",
+    "learning_coefficient",
     "log_marginal",
+    "log_volume_covariance",
     "loss_hessian",
     "markov_code_lengths",
     "markov_log_mixture",

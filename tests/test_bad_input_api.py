@@ -165,6 +165,11 @@ CASES = [
     ("regret_bound/n-NaN", lambda c: bv.regret_bound(c.curve, np.nan), "n"),
     ("regret_bound/not-a-curve", lambda c: bv.regret_bound([1.0, 2.0], 5), "VolumeCurve|Spectrum"),
     ("nested_gibbs_bound/n-zero", lambda c: bv.nested_gibbs_bound(c.curve, 0), "n"),
+    ("learning_coefficient/not-nested", lambda c: bv.learning_coefficient(c.curve),
+     "needs a VolumeCurve made by sampled_volume"),
+    ("learning_coefficient/not-a-curve", lambda c: bv.learning_coefficient([1.0, 2.0]),
+     "needs a VolumeCurve made by sampled_volume"),
+    ("log_volume_covariance/not-nested", lambda c: bv.log_volume_covariance(c.curve), "sampled_volume"),
     # ---- unknown names
     ("predictive_log_loss/predictor-unknown",
      lambda c: bv.predictive_log_loss(c.kmc, "oracle", c.kx, c.kx, key=K), "predictor"),

@@ -27,7 +27,8 @@ def test_help_lists_every_command(capsys) -> None:
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("run", "volume", "regret", "spectrum", "compare", "sequence", "models"):
+    for command in ("run", "volume", "regret", "spectrum", "compare", "sequence", "lambda", "sweep",
+                    "models"):
         assert command in out
 
 
@@ -88,6 +89,10 @@ def test_user_model_file_volume_matches_the_exact_beta_volume(capsys, tmp_path: 
         assert_within_se(row["log_volume_nested"], row["stderr_nested"], exact)  # 4 s.e., positive s.e.
         checked += 1
     assert checked == len(rows) >= 40
+    # the λ fit of the nested curve (regular, d = 1: λ = ½) is part of the volume command's output
+    fit = json.loads(out)["learning_coefficient_fit"]
+    assert_within_se(fit["learning_coefficient"], fit["stderr"], 0.5)
+    assert fit["asymptotic"] and fit["window"][0] == pytest.approx(1e-4)
 
 
 @pytest.mark.slow
@@ -368,3 +373,14 @@ def test_load_data_stdlib_text() -> None:
     data = load_data("python-stdlib-text")
     assert data.task == "sequence" and data.symbols.size == 200_000 and data.split == 160_000
     assert data.num_symbols == len(data.alphabet) and data.symbols.max() == data.num_symbols - 1
+@pytest.mark.slow
+def test_lambda_table_quick(capsys, tmp_path: Path, monkeypatch) -> None:
+    """`bayesvol lambda` under BAYESVOL_QUICK: the Gaussian mixture's row (λ = 3/4), within 4 s.e."""
+    monkeypatch.setenv("BAYESVOL_QUICK", "1")
+    code, out, err = _run(capsys, "lambda", "--json", "--out", str(tmp_path / "lam"))
+    assert code == 0, err
+    (row,) = json.loads(out)["rows"]
+    assert row["model"] == "gaussian_mixture" and row["lambda"] == 0.75 and row["m"] == 1
+    assert_within_se(row["lambda_hat"], row["stderr"], 0.75)
+    assert row["evaluations"] > 0 and row["seconds"] > 0
+    assert (tmp_path / "lam" / "volume_dimension.png").exists()

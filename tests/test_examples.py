@@ -100,7 +100,8 @@ def test_05_agnostic_projection_and_losses(tmp_path):
 
 @pytest.mark.slow
 def test_06_volume_dimension_is_twice_the_learning_coefficient(tmp_path):
-    models = run_example("06_singular_models", tmp_path)["models"]
+    result = run_example("06_singular_models", tmp_path)
+    models = result["models"]
     r = models["gaussian_mixture"]
     # k(t) at the second radius is a secant over three decades; its stderr (≈ 0.05 here) is well below
     # the 15 % tolerance, which covers the sub-leading terms of D at t ≈ 1e-5
@@ -118,6 +119,13 @@ def test_06_volume_dimension_is_twice_the_learning_coefficient(tmp_path):
     assert k_se < 0.3 and abs(k - 7.0) <= 0.15 * 7.0, (k, k_se)
     assert abs(r["k_laplace"][0] - 5.0) < 0.02
     assert r["log_v_laplace"][0] - r["log_v_mcmc"][0] > 5 * r["log_v_mcmc_se"][0]
+    # the λ table (small: the Gaussian mixture and a regular class, 1e-5 ≤ t ≤ 1e-2, 16 live points × 4
+    # runs): λ̂ within 4 of its standard errors of the known λ, and the k(t) → 2λ figure written
+    rows = {row["model"]: row for row in result["lambda"]}
+    assert set(rows) == {"gaussian_mixture", "linear_regression"}
+    for row in rows.values():
+        assert row["z"] < 4 and row["stderr"] < 0.2 * row["lambda"], row
+    assert Path(result["lambda_figure"]).stat().st_size > 10_000
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """The ``bayesvol`` command line.
 
 ``bayesvol run`` runs the embedded default experiment; ``volume``, ``regret``, ``spectrum`` and ``compare``
-work on a zoo model by name or a user's model file (``path/to/file.py:model``). Every command takes
+work on a zoo model by name or a user's model file (``path/to/file.py:model``); ``lambda`` prints the
+learning coefficients of the zoo's singular cases read off their volume curves. Every command takes
 ``--json`` (machine-readable results on stdout), ``--config file.toml`` and ``--debug``; those that write
 take ``--out DIR``, ``--seed`` and ``--overwrite``.
 
@@ -49,12 +50,14 @@ _COMMANDS: dict[str, str] = {
     "compare": "prequential and held-out log loss of the predictors on a data set",
     "sequence": "code lengths of Markov mixtures (orders 0 … K and their mixture) and plug-ins on a real "
                 "character sequence",
+    "lambda": "learning coefficients λ and multiplicities m read off the volume curve, for the zoo's "
+              "singular cases with known values",
     "models": "list the zoo models and their facts",
     "sweep": "run a study from a TOML file: a grid of cells, each stored as it finishes (the same command "
              "again continues a killed study); in this process, local processes or Ray",
 }
 
-_WRITERS = ("run", "volume", "regret", "spectrum", "compare", "sequence")
+_WRITERS = ("run", "volume", "regret", "spectrum", "compare", "sequence", "lambda")
 _ON_MODELS = ("volume", "regret", "spectrum", "compare")
 _ALL = tuple(_COMMANDS)
 
@@ -72,7 +75,7 @@ _USED_BY: dict[str, tuple[str, ...]] = {
     "m": ("run", "volume", "regret", "spectrum"),
     "n": ("run", "regret", "spectrum", "sequence"),
     "seeds": ("run", "regret"),
-    "budget": ("run", "volume", "regret"),
+    "budget": ("run", "volume", "regret", "lambda"),
     "predictors": ("regret", "compare", "sequence"),
     "methods": ("volume",),
     "data": ("compare", "sequence"),
@@ -611,6 +614,8 @@ def _prepare(args: argparse.Namespace, argv: Sequence[str]) -> tuple[dict[str, A
         options["_dataset"] = _sequence_data(options, source)
     elif command == "run":
         zoo = load_model(*_RUN_MODEL)
+    elif command == "lambda":  # its own fixed list of zoo cases (experiments.LAMBDA_CASES)
+        zoo = None
     elif command == "compare":
         zoo, options["_dataset"] = _fit_data(options["model"], options, source)
         options["data"] = options["_dataset"].name
@@ -700,8 +705,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise CLIError(f"unrecognized argument(s) {' '.join(extra)} for `bayesvol {args.command}` "
                                f"(see `bayesvol {args.command} --help`)")
             if args.command is None:
-                raise CLIError("give a command: run, volume, regret, spectrum, compare, sequence, sweep or "
-                               "models (see `bayesvol --help`)")
+                raise CLIError("give a command: run, volume, regret, spectrum, compare, sequence, lambda, "
+                               "sweep or models (see `bayesvol --help`)")
             options, zoo = _prepare(args, argv)
             from bayesvol.app import experiments
 

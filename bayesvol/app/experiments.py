@@ -24,11 +24,15 @@ from bayesvol.app.sequence_study import sequence_command
 __all__ = [
     "COMMANDS",
     "DATASETS",
+    "LAMBDA_CASES",
     "DataSet",
     "check_model_fits_data",
     "compare_command",
     "data_model_options",
     "default_experiment",
+    "lambda_case",
+    "lambda_command",
+    "lambda_eps2",
     "list_models",
     "load_data",
     "progress",
@@ -330,10 +334,16 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
               "learning_coefficient": zoo.facts.learning_coefficient}
     if agreement is not None:
         result["agreement"] = agreement.summary
+    fit = _nested_lambda(curves.get("MCMC (nested)"))
+    if fit is not None:
+        result["learning_coefficient_fit"] = fit.to_dict()
     report.add_results(**result)
     if agreement is not None:
         report.add_text("Laplace against sampling", agreement.summary)
     report.add_table("log V(t) (nats) and the volume dimension k(t)", rows)
+    if fit is not None:
+        report.add_table("Learning coefficient read off the nested curve (GLS fit of log V = λ log t + "
+                         "(m−1) log log(1/t) + c)", [_lambda_summary(fit, zoo)])
     report.add_figure("volume", plots.plot_volume(curves), "log V(t), ±2 s.e.")
     html_path = report.write_html()
     if not options.get("json"):
@@ -352,6 +362,11 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
                   "approach it as t → 0.")
         if agreement is not None:
             print(agreement.summary)
+        if fit is not None:
+            r = _lambda_summary(fit, zoo)
+            print(f"λ from the nested curve: {_fmt(r['lambda_hat'], r['stderr']).strip()}, m̂ = {r['m_hat']} "
+                  f"(window {r['window']}, χ² = {r['chi2']:.1f} on {r['dof']} dof"
+                  + ("" if r["asymptotic"] else "; NOT asymptotic: a local slope, reach smaller eps2") + ")")
         print(f"Report: {html_path}")
     return result
 
@@ -658,3 +673,132 @@ def _resumable_regret(options: Mapping[str, Any], seeds: list[int], predictors: 
     from bayesvol.study.resume import regret_resumed
 
     return regret_resumed(Path(options["out"]), seeds, tuple(predictors), ns, run, on_seed, on_seed_result)
+# ------------------------------------------------------------------------------------------ lambda
+# The zoo's singular cases with a known λ and m (and one regular class), as (label, zoo name, options).
+LAMBDA_CASES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("Gaussian mixture", "gaussian_mixture", {}),
+    ("linear regression d=2", "linear_regression", {"d": 2}),
+    ("normal crossing θ1²θ2⁴", "normal_crossing", {"powers": (1, 2)}),
+    ("normal crossing θ1⁴θ2⁴", "normal_crossing", {"powers": (2, 2)}),
+    ("RRR (M,N,H,r)=(3,3,2,1)", "reduced_rank_regression", {"m_in": 3, "n_out": 3, "hidden": 2, "rank": 1}),
+    ("deep linear (3,2,2,3) r=1", "deep_linear_network", {"widths": (3, 2, 2, 3), "rank": 1}),
+)
+_LAMBDA_QUICK = 1  # BAYESVOL_QUICK (tests): the first case only
+
+
+def lambda_eps2(quick: bool = False) -> np.ndarray:
+    """The radii of the λ table: two per decade from 1e-8 to 1e-2 (1e-5 to 1e-2 when quick)."""
+    return np.geomspace(1e-5, 1e-2, 7) if quick else np.geomspace(1e-8, 1e-2, 13)
+
+
+def lambda_case(zoo: Any, eps2: np.ndarray, key: jax.Array, *, num_live: int = 64, num_runs: int = 8,
+                rows: int = 50, label: str | None = None, progress_bar: bool = False
+                ) -> tuple[dict[str, Any], Any, Any]:
+    """One row of the λ table: a nested curve of ``zoo`` on ``eps2`` and its :func:`learning_coefficient`.
+
+    Returns (row, curve, fit); the row holds λ (known), λ̂ ± s.e., m (known), m̂ ("undetermined" as None),
+    |z| = |λ̂ − λ|/s.e., the relative error, the window, χ²/dof, D evaluations and seconds. An
+    :class:`AsymptoticWarning` is recorded in the row (``asymptotic``) rather than raised.
+    """
+    from bayesvol.volume.coefficient import AsymptoticWarning, learning_coefficient
+    from bayesvol.volume.nested import sampled_volume
+
+    key_cov, key_run = jax.random.split(key)
+    covariates = zoo.sample_covariates(key_cov, rows)
+    start = time.perf_counter()
+    curve = sampled_volume(zoo.model_class, zoo.true_params, eps2, key=key_run, num_live=num_live,
+                           num_runs=num_runs, progress=progress_bar, **covariates)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AsymptoticWarning)  # recorded as fit.asymptotic in the row
+        fit = learning_coefficient(curve)
+    seconds = time.perf_counter() - start
+    lam, mult = zoo.facts.learning_coefficient, zoo.facts.multiplicity
+    row = {"case": label or zoo.name, "model": zoo.name, "options": dict(zoo.options), "dim": zoo.dim,
+           "lambda": lam, "lambda_hat": fit.learning_coefficient, "stderr": fit.stderr,
+           "m": mult, "m_hat": fit.multiplicity, "m_used": fit.multiplicity_used,
+           "z": None if lam is None else abs(fit.learning_coefficient - lam) / fit.stderr,
+           "relative_error": None if not lam else abs(fit.learning_coefficient - lam) / lam,
+           "window": list(fit.window), "chi2": fit.chi2, "dof": fit.dof, "asymptotic": fit.asymptotic,
+           "evaluations": fit.num_evaluations, "seconds": seconds}
+    return row, curve, fit
+
+
+def _lambda_line(r: Mapping[str, Any]) -> str:
+    m_hat = "undet." if r["m_hat"] is None else str(r["m_hat"])
+    z = "" if r["z"] is None else f"{r['z']:.1f}"
+    note = "" if r["asymptotic"] else "  (not asymptotic)"
+    return (f"{r['case']:<27} {r['lambda']:>6.3g} {_fmt(r['lambda_hat'], r['stderr']):>15} {r['m']!s:>3} "
+            f"{m_hat:>6} {z:>5} {100 * r['relative_error']:>6.1f}% {r['seconds']:>7.1f}{note}")
+
+
+def lambda_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """λ and m read off nested volume curves for the zoo's singular cases, against the known values."""
+    from bayesvol.app import plots
+    from bayesvol.model.problem import registry
+
+    quick = bool(options.get("_quick"))
+    report = _report(options, "bayesvol lambda — learning coefficients from the volume curve")
+    zoo_registry = registry()
+    cases = LAMBDA_CASES[:_LAMBDA_QUICK] if quick else LAMBDA_CASES
+    eps2 = lambda_eps2(quick)
+    num_live = 16 if quick else int(options.get("budget") or 64)
+    num_runs = 4 if quick else 8
+    keys = jax.random.split(jax.random.PRNGKey(int(options.get("seed", 0))), len(cases))
+    rows, curves = [], {}
+    header = (f"{'case':<27} {'λ':>6} {'λ̂ ± s.e.':>15} {'m':>3} {'m̂':>6} {'|z|':>5} {'|Δλ|/λ':>7} "
+              f"{'time s':>7}")
+    if not options.get("json"):
+        print("learning coefficients λ read off the nested volume curve (GLS fit of log V = λ log t + "
+              "(m−1) log log(1/t) + c)")
+        print(header)
+    with progress(len(cases), "lambda", _show_progress(options)) as step:
+        for (label, name, case_options), key in zip(cases, keys):
+            case_zoo = zoo_registry[name](**case_options)
+            row, curve, _ = lambda_case(case_zoo, eps2, key, num_live=num_live, num_runs=num_runs,
+                                        label=label)
+            rows.append(row)
+            curves[label] = (curve, row["lambda"])
+            report.add_dataset(f"volume_{name}_{len(rows)}", curve.to_xarray())
+            report.add_results(command="lambda", rows=rows)  # each case saved as it finishes
+            if not options.get("json"):
+                print(_lambda_line(row), flush=True)
+            step(label)
+    result = {"command": "lambda", "eps2": eps2.tolist(), "num_live": num_live, "num_runs": num_runs,
+              "rows": rows}
+    report.add_results(**result)
+    report.add_table("Learning coefficients: known λ, m against λ̂ ± s.e., m̂ from the volume curve",
+                     [{k: v for k, v in r.items() if k not in ("options", "window")} for r in rows])
+    report.add_figure("volume_dimension", plots.plot_volume_dimension_limits(curves),
+                      "k(t) = 2 d log V / d log t approaching 2λ")
+    html_path = report.write_html()
+    if not options.get("json"):
+        print("m̂: the multiplicity read off the curve (undet.: the data do not decide it); "
+              "|z| = |λ̂ − λ|/s.e.")
+        print(f"Report: {html_path}")
+    return result
+
+
+COMMANDS["lambda"] = lambda_command
+
+
+def _nested_lambda(curve: Any) -> Any:
+    """λ and m of a nested curve (None without one, or with fewer than 4 reached radii below t = 0.1)."""
+    from bayesvol.errors import InputError
+    from bayesvol.volume.coefficient import AsymptoticWarning, learning_coefficient
+
+    if curve is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AsymptoticWarning)  # shown as "asymptotic" in the table
+            return learning_coefficient(curve)
+    except InputError:  # too few radii below t_max: nothing to fit, the table has no λ row
+        return None
+
+
+def _lambda_summary(fit: Any, zoo: Any) -> dict[str, Any]:
+    return {"lambda_hat": fit.learning_coefficient, "stderr": fit.stderr,
+            "m_hat": "undetermined" if fit.multiplicity is None else fit.multiplicity,
+            "lambda_known": zoo.facts.learning_coefficient, "m_known": zoo.facts.multiplicity,
+            "window": f"{fit.window[0]:.2g}–{fit.window[1]:.2g}", "chi2": fit.chi2, "dof": fit.dof,
+            "asymptotic": fit.asymptotic}

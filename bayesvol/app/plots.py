@@ -170,3 +170,25 @@ def plot_complexity_spectrum(complexities: Mapping[str, np.ndarray], ax: Axes | 
         ax.set_ylabel("number of truths")
         ax.legend()
     return fig
+
+
+def plot_volume_dimension_limits(curves: Mapping[str, tuple[VolumeCurve, float | None]],
+                                 ax: Axes | None = None) -> Figure:
+    """k(t) = 2 d log V / d log t against t (log axis), ±2 s.e., each with its known limit 2λ (dashed)."""
+    fig, ax = _axes(ax)
+    with matplotlib.rc_context(STYLE):
+        for i, (name, (curve, lam)) in enumerate(curves.items()):
+            color = f"C{i % 10}"
+            t = np.asarray(curve.eps2, dtype=float)
+            k = np.asarray(curve.volume_dimension, dtype=float)
+            se = np.asarray(curve.volume_dimension_stderr, dtype=float)
+            ax.plot(t, k, label=name, color=color, marker="o", markersize=3)
+            ax.fill_between(t, k - 2 * se, k + 2 * se, alpha=0.2, color=color, linewidth=0)
+            if lam is not None:
+                ax.axhline(2 * lam, color=color, linestyle="--", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("KL radius t (nats)")
+        ax.set_ylabel("volume dimension k(t)")
+        ax.set_title("k(t) → 2λ as t → 0 (dashed: the known 2λ)")
+        ax.legend(fontsize="small")
+    return fig

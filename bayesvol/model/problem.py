@@ -31,6 +31,7 @@ class Facts:
     learning_coefficient : Watanabe's λ at the default truth when known (regular: d/2).
     exact : which quantities have closed forms here ("kl", "mixture", "volume").
     notes : one line on where the facts come from.
+    multiplicity : the multiplicity m of λ when known (V(t) ∝ t^λ (log 1/t)^(m−1) as t → 0).
 
     """
 
@@ -39,6 +40,7 @@ class Facts:
     learning_coefficient: float | None = None
     exact: tuple[str, ...] = ()
     notes: str = ""
+    multiplicity: int | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from bayesvol_zoo.neural import mlp as mlp
 from bayesvol_zoo.regression import linear_regression as linear_regression
 from bayesvol_zoo.regression import logistic_regression as logistic_regression
 from bayesvol_zoo.regression import polynomial_regression as polynomial_regression
+from bayesvol_zoo.singular import deep_linear_network as deep_linear_network
 from bayesvol_zoo.singular import gaussian_mixture as gaussian_mixture
+from bayesvol_zoo.singular import normal_crossing as normal_crossing
 from bayesvol_zoo.singular import reduced_rank_regression as reduced_rank_regression
 
 __all__ = [
@@ -29,12 +31,14 @@ __all__ = [
     "attention",
     "bernoulli",
     "categorical",
+    "deep_linear_network",
     "gaussian_mixture",
     "get",
     "linear_regression",
     "logistic_regression",
     "markov_chain",
     "mlp",
+    "normal_crossing",
     "polynomial_regression",
     "reduced_rank_regression",
 ]
@@ -57,6 +61,8 @@ REGISTRY: dict[str, Callable[..., ZooModel]] = {
     "gaussian_mixture": gaussian_mixture,
     "reduced_rank_regression": reduced_rank_regression,
     "attention": attention,
+    "deep_linear_network": deep_linear_network,
+    "normal_crossing": normal_crossing,
 }
 
 

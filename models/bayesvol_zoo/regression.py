@@ -38,7 +38,8 @@ def linear_regression(d: int = 5, sigma: float = 1.0, tau: float = 1.0, seed: in
         name="linear_regression", model=model, true_params={"theta": theta0},
         covariates=lambda key, m, params: {"x": jax.random.normal(key, (m, d))},
         facts=Facts(dim=d, learning_coefficient=d / 2, exact=("kl", "mixture", "volume"),
-                    notes="D exactly quadratic; V(t) a generalized non-central χ² distribution function"),
+                    notes="D exactly quadratic; V(t) a generalized non-central χ² distribution function",
+                    multiplicity=1),
         log_mixture=lambda y, x: _gaussian_log_evidence(y, x, sigma, tau),
         options={"d": d, "sigma": sigma, "tau": tau},
     )

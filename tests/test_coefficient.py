@@ -1,0 +1,137 @@
+"""Learning coefficients: the published formulas, and λ, m read off nested volume curves."""
+
+import itertools
+
+import jax
+import numpy as np
+import pytest
+
+import bayesvol as bv
+import bayesvol_zoo as models
+from bayesvol.volume.coefficient import _gls, log_volume_covariance
+from bayesvol_zoo.learning_coefficients import (
+    deep_linear_learning_coefficient,
+    normal_crossing_learning_coefficient,
+    reduced_rank_learning_coefficient,
+    regular_learning_coefficient,
+)
+
+
+# ------------------------------------------------------------------------------------ the formulas
+@pytest.mark.parametrize(("mhn", "expected"), [
+    # devinterp's tests/slt/rrr_test.py cases, true product of rank 0, with their published λ
+    ((5, 3, 5), (6.5, 2)),  # Aoyagi–Watanabe case 1, M+H+N odd: (2·25 + 2·15 + 2·15 − 59 + 1)/8
+    ((5, 4, 5), (8.0, 1)),  # case 1, even: (2·25 + 2·20 + 2·20 − 66)/8
+    ((4, 3, 8), (6.0, 1)),  # M + H < N: MH/2
+    ((8, 3, 4), (6.0, 1)),  # N + H < M: HN/2
+    ((3, 8, 4), (6.0, 1)),  # M + N < H: MN/2
+])
+def test_reduced_rank_devinterp_sizes(mhn, expected):
+    m, h, n = mhn
+    assert reduced_rank_learning_coefficient(m, n, h, 0) == expected
+
+
+def test_deep_linear_with_two_layers_is_reduced_rank_regression():
+    # Aoyagi (2024) with L = 2 must reproduce Aoyagi–Watanabe (2005), multiplicity included, on every size
+    for m, n, h in itertools.product(range(1, 8), repeat=3):
+        for r in range(min(m, n, h) + 1):
+            assert deep_linear_learning_coefficient([m, h, n], r) == reduced_rank_learning_coefficient(
+                m, n, h, r), (m, n, h, r)
+
+
+def test_deep_linear_hand_case():
+    # widths (3, 2, 2, 3), r = 1: M_s = (2, 1, 1, 2); the subset is all four (ℓ = 3, Σ = 6 ≥ 3·2), so
+    # M̄ = 2, a = 6 − 3 = 3 = ℓ (m = 1) and λ = (6 − 1)/2 + 0 − (3·2/4)·2² + ½(1+2+2+2+2+4) = 3
+    assert deep_linear_learning_coefficient([3, 2, 2, 3], 1) == (3.0, 1)
+    # r = 0: M_s = (3, 2, 2, 3), ℓ = 3, Σ = 10, M̄ = 4, a = 1 ≠ ℓ (m = 2):
+    # λ = 0 + 1·2/12 − (3/2)(10/3)² + ½(6+6+9+4+6+6) = 1/6 − 50/3 + 37/2 = 2
+    lam, mult = deep_linear_learning_coefficient([3, 2, 2, 3], 0)
+    assert abs(lam - 2.0) < 1e-12 and mult == 2
+    entry = models.deep_linear_network(widths=(3, 2, 2, 3), rank=1)
+    product = np.linalg.multi_dot([np.asarray(entry.true_params[k]) for k in ("W3", "W2", "W1")])
+    assert np.linalg.matrix_rank(product) == 1
+    assert (entry.facts.learning_coefficient, entry.facts.multiplicity, entry.dim) == (3.0, 1, 16)
+
+
+def test_normal_crossing_and_regular():
+    assert normal_crossing_learning_coefficient([1, 2]) == (0.25, 1)
+    assert normal_crossing_learning_coefficient([2, 1, 2]) == (0.25, 2)
+    assert normal_crossing_learning_coefficient([1]) == (0.5, 1)  # D = ½θ²: regular, d/2
+    assert regular_learning_coefficient(7) == (3.5, 1)
+    entry = models.normal_crossing(powers=(1, 2))
+    theta = np.array([0.7, -1.3])
+    # D = ½ Π θ_i^{2k_i} exactly (unit-variance Normal with mean Π θ_i^{k_i})
+    d = bv.kl(entry.model_class, entry.true_params, {"theta": theta}, n=3)
+    np.testing.assert_allclose(d, 0.5 * theta[0] ** 2 * theta[1] ** 4, rtol=1e-12)
+    assert entry.facts.multiplicity == 1 and models.gaussian_mixture().facts.multiplicity == 1
+    with pytest.raises(ValueError, match="powers"):
+        normal_crossing_learning_coefficient([0, 1])
+
+
+# ------------------------------------------------------------------------------ the GLS fit alone
+def test_gls_fit_is_calibrated_and_tells_the_multiplicity():
+    # log V = λ log t + log log(1/t) + c (m = 2) plus random-walk noise like nested sampling's (each radius
+    # shares the shrinkage noise of every level above it): the GLS z-scores of λ have unit spread, and
+    # m = 2 beats m = 1 by far when the noise is small.
+    rng = np.random.default_rng(0)
+    t = np.geomspace(1e-12, 1e-2, 21)
+    depth = -np.log(t)  # levels above each radius ∝ log(1/t)
+    cov = 0.02 * np.minimum.outer(depth, depth)
+    chol = np.linalg.cholesky(cov)
+    truth = 1.5 * np.log(t) + np.log(np.log(1 / t)) - 2.0
+    z = []
+    for _ in range(400):
+        y = truth + chol @ rng.normal(size=t.size)
+        fit = _gls(t, y, cov, 2)
+        z.append((fit.learning_coefficient - 1.5) / fit.stderr)
+    z = np.asarray(z)
+    assert abs(z.mean()) < 4 / np.sqrt(z.size) and abs(z.std() - 1) < 0.1, (z.mean(), z.std())
+    y = truth + 0.01 * chol @ rng.normal(size=t.size)
+    fits = {m: _gls(t, y, 1e-4 * cov, m) for m in (1, 2, 3)}
+    assert fits[2].chi2 < 40 and fits[1].chi2 - fits[2].chi2 > 100 and fits[3].chi2 - fits[2].chi2 > 100
+
+
+# --------------------------------------------------------------------------- on a nested curve
+@pytest.fixture(scope="module")
+def mixture_curve():
+    zoo = models.gaussian_mixture()
+    eps2 = np.geomspace(1e-8, 1e-2, 13)
+    return bv.sampled_volume(zoo.model_class, zoo.true_params, eps2, key=jax.random.PRNGKey(11), num_live=32,
+                             num_runs=4, progress=False, n=4)
+
+
+@pytest.mark.slow
+def test_covariance_diagonal_is_the_curve_stderr(mixture_curve):
+    cov = log_volume_covariance(mixture_curve)
+    np.testing.assert_allclose(np.sqrt(np.diag(cov)), mixture_curve.stderr, rtol=1e-10)
+    corr = cov / np.outer(mixture_curve.stderr, mixture_curve.stderr)
+    assert np.all(np.diag(corr, 1) > 0.5)  # neighbouring log V share most of their levels
+    assert np.all(np.linalg.eigvalsh(cov) > -1e-12)
+
+
+@pytest.mark.slow
+def test_mixture_lambda_within_its_stderr(mixture_curve):
+    # ½N(μ1,1) + ½N(μ2,1) at μ1 = μ2: λ = 3/4, m = 1 (D ≈ ½ m² + ¼ δ⁴, a normal crossing in (m, δ²))
+    fit = bv.learning_coefficient(mixture_curve)
+    assert fit.stderr < 0.05 and abs(fit.learning_coefficient - 0.75) < 4 * fit.stderr, fit
+    assert fit.asymptotic and fit.num_points >= 4 and fit.window[0] == 1e-8
+    assert fit.multiplicity in (1, None) and fit.multiplicity_used == 1
+    assert fit.num_evaluations == mixture_curve.diagnostics.num_evaluations
+    given = bv.learning_coefficient(mixture_curve, multiplicity=1)
+    assert given.multiplicity_given and given.multiplicity == 1 and len(given.fits) == 1
+    assert abs(given.learning_coefficient - 0.75) < 4 * given.stderr
+
+
+@pytest.mark.slow
+def test_bad_inputs(mixture_curve):
+    zoo = models.linear_regression(d=2)
+    x = zoo.sample_covariates(jax.random.PRNGKey(0), 20)["x"]
+    laplace = bv.laplace_volume(zoo.model_class, zoo.true_params, np.geomspace(1e-6, 1e-2, 5), x=x)
+    with pytest.raises(bv.InputError, match="needs a VolumeCurve made by sampled_volume"):
+        bv.learning_coefficient(laplace)
+    with pytest.raises(bv.InputError, match="multiplicity must be an integer ≥ 1"):
+        bv.learning_coefficient(mixture_curve, multiplicity=0)
+    with pytest.raises(bv.InputError, match="t_max must be in"):
+        bv.learning_coefficient(mixture_curve, t_max=2.0)
+    with pytest.raises(bv.InputError, match="needs ≥ 4 radii"):
+        bv.learning_coefficient(mixture_curve, t_max=1e-7)
