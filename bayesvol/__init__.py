@@ -47,8 +47,16 @@ from bayesvol.regret.regret import regret_curve as regret_curve
 from bayesvol.volume.bounds import RegretBound as RegretBound
 from bayesvol.volume.bounds import regret_bound as regret_bound
 from bayesvol.volume.curve import VolumeCurve as VolumeCurve
+from bayesvol.volume.front import AutoVolumeInfo as AutoVolumeInfo
+from bayesvol.volume.front import volume as volume
 from bayesvol.volume.gchisq import gchisq_log_cdf as gchisq_log_cdf
 from bayesvol.volume.gchisq import gchisq_log_cdf_saddlepoint as gchisq_log_cdf_saddlepoint
+from bayesvol.volume.gibbs import GibbsBound as GibbsBound
+from bayesvol.volume.gibbs import GibbsBoundError as GibbsBoundError
+from bayesvol.volume.gibbs import gibbs_bound as gibbs_bound
+from bayesvol.volume.importance import ImportanceCollapseWarning as ImportanceCollapseWarning
+from bayesvol.volume.importance import ImportanceInfo as ImportanceInfo
+from bayesvol.volume.importance import importance_volume as importance_volume
 from bayesvol.volume.laplace import LaplaceError as LaplaceError
 from bayesvol.volume.laplace import LaplaceInfo as LaplaceInfo
 from bayesvol.volume.laplace import effective_dimension as effective_dimension
@@ -66,12 +74,17 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PREDICTORS",
+    "AutoVolumeInfo",
     "BayesvolError",
     "BayesvolWarning",
     "CurvatureError",
     "Estimate",
     "EvidenceError",
+    "GibbsBound",
+    "GibbsBoundError",
     "HostDevicesError",
+    "ImportanceCollapseWarning",
+    "ImportanceInfo",
     "InputError",
     "KLFallbackWarning",
     "LaplaceError",
@@ -99,6 +112,8 @@ __all__ = [
     "gchisq_log_cdf",
     "gchisq_log_cdf_saddlepoint",
     "ggn",
+    "gibbs_bound",
+    "importance_volume",
     "kl",
     "kl_estimate",
     "kl_function",
@@ -116,4 +131,5 @@ __all__ = [
     "sampled_volume",
     "sequential_log_marginal",
     "use_host_devices",
+    "volume",
 ]
