@@ -105,6 +105,19 @@ def _check_n(n: Any) -> np.ndarray:
     return arr
 
 
+def _check_options(num_draws: Any, defensive: Any, min_ess: Any, num_particles: Any,
+                   num_repeats: Any) -> None:
+    if not (isinstance(num_draws, int | np.integer) and num_draws >= 16):
+        raise InputError(f"num_draws must be an integer ≥ 16, got {num_draws!r}")
+    if not 0.0 < defensive < 1.0:
+        raise InputError(f"defensive (the prior's share of the draws) must be in (0, 1), got {defensive!r}")
+    if not (min_ess >= 1 and isinstance(num_particles, int) and num_particles >= 8
+            and isinstance(num_repeats, int) and num_repeats >= 2):
+        raise InputError("need min_ess ≥ 1, num_particles ≥ 8, num_repeats ≥ 2; got "
+                         f"min_ess={min_ess!r}, "
+                         f"num_particles={num_particles!r}, num_repeats={num_repeats!r}")
+
+
 def _importance(n: float, g: LaplaceGeometry, divergence: Callable, log_prior: Callable,
                 sample_prior: Callable, key: Array, num_draws: int, defensive: float
                 ) -> tuple[float, float, float]:
@@ -218,14 +231,7 @@ def gibbs_bound_fn(
 ) -> GibbsBound:
     """B_n for every n on flat coordinates z (module docstring); the arguments as in :func:`gibbs_bound`."""
     n_arr = _check_n(n)
-    if not (isinstance(num_draws, int | np.integer) and num_draws >= 16):
-        raise InputError(f"num_draws must be an integer ≥ 16, got {num_draws!r}")
-    if not 0.0 < defensive < 1.0:
-        raise InputError(f"defensive (the prior's share of the draws) must be in (0, 1), got {defensive!r}")
-    if not (min_ess >= 1 and isinstance(num_particles, int) and num_particles >= 8
-            and isinstance(num_repeats, int) and num_repeats >= 2):
-        raise InputError(f"need min_ess ≥ 1, num_particles ≥ 8, num_repeats ≥ 2; got {min_ess!r}, "
-                         f"{num_particles!r}, {num_repeats!r}")
+    _check_options(num_draws, defensive, min_ess, num_particles, num_repeats)
     key = as_key(key)
     start = time.perf_counter()
     hessian_cost = 0
@@ -296,6 +302,8 @@ def gibbs_bound(
             f"gibbs_bound needs a normalized prior w; the factor site(s) {list(mc.factor_sites)} reweight it "
             "by an unknown constant")
     _check_n(n)
+    _check_options(num_draws, defensive, min_ess, num_particles, num_repeats)
+    key = as_key(key)
     try:
         z0 = mc.flatten(params0)
     except ModelClassError as err:

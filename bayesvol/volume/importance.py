@@ -485,6 +485,7 @@ def importance_volume(
             "reweight it by an unknown constant (fit and log_marginal accept them)")
     _check_eps2(eps2)
     _check_options(num_draws, defensive, max_components, min_ess, min_ess_ratio)
+    key = as_key(key)
     try:
         z0 = mc.flatten(params0)
     except ModelClassError as err:
