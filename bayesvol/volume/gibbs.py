@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import jax
@@ -37,10 +37,10 @@ from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 from bayesvol.volume.bounds import laplace_gibbs_bound
 from bayesvol.volume.importance import (
     LaplaceGeometry,
+    PriorSampler,
     _draw_prior,
     _log_normal_diag,
     evaluate,
-    flat_prior_sample,
     laplace_geometry,
     tilted_gaussian,
 )
@@ -311,7 +311,7 @@ def gibbs_bound(
     divergence = kl_function(mc, params0, kl_draws=kl_draws,
                              covariates=merge_covariates(covariates, model_kwargs))
     prior = prior_gaussian(mc, z0)
-    return gibbs_bound_fn(divergence, mc.log_prior, partial(flat_prior_sample, mc), prior, n, key=key,
+    return gibbs_bound_fn(divergence, mc.log_prior, PriorSampler(mc), prior, n, key=key,
                           center=z0,
                           num_draws=num_draws, defensive=defensive, min_ess=min_ess, fallback=fallback,
                           num_particles=num_particles, num_repeats=num_repeats)

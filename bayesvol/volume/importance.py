@@ -53,6 +53,7 @@ __all__ = [
     "ImportanceCollapseWarning",
     "ImportanceInfo",
     "LaplaceGeometry",
+    "PriorSampler",
     "importance_volume",
     "importance_volume_fn",
     "laplace_geometry",
@@ -439,8 +440,18 @@ def _volume_dimension(t: np.ndarray, log_v: np.ndarray, stderr: np.ndarray, g: L
 
 
 def flat_prior_sample(mc: ModelClass, key: Array) -> Array:
-    """Z ~ w on the flat unconstrained coordinates of ``mc``."""
+    """Draw z ~ w on the flat unconstrained coordinates of ``mc``."""
     return mc.flatten(prior_sample(mc, key))
+
+
+class PriorSampler(NamedTuple):
+    """key ↦ z ~ w for ``mc``; hashable by the class, so the jitted prior draws compile once per class."""
+
+    mc: ModelClass
+
+    def __call__(self, key: Array) -> Array:
+        """One prior draw z ~ w."""
+        return flat_prior_sample(self.mc, key)
 
 
 def importance_volume(
@@ -493,7 +504,7 @@ def importance_volume(
     divergence = kl_function(mc, params0, kl_draws=kl_draws,
                              covariates=merge_covariates(covariates, model_kwargs))
     prior = prior_gaussian(mc, z0)
-    return importance_volume_fn(divergence, mc.log_prior, partial(flat_prior_sample, mc), prior, eps2,
+    return importance_volume_fn(divergence, mc.log_prior, PriorSampler(mc), prior, eps2,
                                 key=key,
                                 center=z0, num_draws=num_draws, defensive=defensive,
                                 max_components=max_components, min_ess=min_ess, min_ess_ratio=min_ess_ratio)
