@@ -20,7 +20,17 @@ Peers (``--peers``; the ``bench`` extra: dynesty, nautilus-sampler) run on the s
 the d = 10 B_n rows for nautilus), time-boxed; for the rest the figures measured in issue 15 are printed as
 "issue" rows. blackjax.ns is reported as present or absent in the installed BlackJAX.
 
+``--nested-depth`` (issue 15 item 3): where nested sampling must run, its evaluations of D per nat of depth
+against dynesty's in the same run, on the linear-Gaussian ball at d = 10 and 20 (log V(1e-3) ± 0.3 over
+``--seeds`` seeds): ``nested_volume`` (flat form, the same functions across seeds) at its defaults and at the
+cheap levers of ``sampled_volume``'s options (num_steps, num_proposals, num_live), dynesty 3.1 at nlive
+500 with its default sampler there (random walk, ndim + 20 steps per replacement). Per nat = evaluations /
+|log V(1e-3)|;
+"needed" as above (never scaled below one call) and "equal-error" = evaluations·(rms/0.3)² (scaled both ways:
+cost × variance, the figure of merit per nat at equal accuracy).
+
 Usage: .venv/bin/python benchmarks/bench_peers.py [--seeds 5] [--peers]
+       .venv/bin/python benchmarks/bench_peers.py --nested-depth [--seeds 5] [--dims 10 20]
 """
 
 from __future__ import annotations
@@ -273,13 +283,90 @@ def peers(seeds: int, time_box: float) -> list[dict]:
     return rows
 
 
+# ------------------------------------------------------------------- nested sampling's cost per nat of depth
+# label: nested_volume options (defaults first; the rest are sampled_volume's cheap levers)
+NESTED_SETTINGS = {
+    "defaults (N 64, R 8, steps 4, proposals 2)": {},
+    "steps 1, proposals 2": {"num_steps": 1},
+    "steps 1, proposals 6": {"num_steps": 1, "num_proposals": 6},
+    "steps 2, proposals 4": {"num_steps": 2, "num_proposals": 4},
+    "N 32, R 16, steps 1, proposals 6": {"num_live": 32, "num_runs": 16, "num_steps": 1, "num_proposals": 6},
+}
+
+
+def depth_row(label: str, est, se, evals, exact: float, target: float = 0.3) -> dict:
+    err = np.asarray(est, dtype=float) - exact
+    rms = float(np.sqrt(np.mean(err**2)))
+    cost = float(np.mean(evals))
+    depth = -exact
+    needed = cost if rms <= target else cost * (rms / target) ** 2
+    equal = cost * (rms / target) ** 2
+    row = {"method": label, "evals": cost, "rms": rms, "reported": float(np.nanmean(se)), "needed": needed,
+           "equal": equal, "per_nat": needed / depth, "equal_per_nat": equal / depth, "seeds": len(err)}
+    print(f"    {label:<44} seeds {len(err)}  evals/call {cost:9.3g}  rms {rms:6.3f} (reported "
+          f"{row['reported']:6.3f}, bias {np.mean(err):+6.3f})  needed/nat {row['per_nat']:9.3g}  "
+          f"equal-error/nat {row['equal_per_nat']:9.3g}", flush=True)
+    return row
+
+
+def nested_depth(dims: list[int], seeds: int, time_box: float, settings: list[str] | None) -> None:
+    from bayesvol.volume.nested import nested_volume
+
+    t = np.array([1e-3])
+    for d in dims:
+        mat, theta0, a, c = linear_problem(d)
+        exact = float(bv.gchisq_log_cdf(t, a, c)[0])
+        print(f"\nlinear-Gaussian d={d}: log V(1e-3) = {exact:.3f} (depth {-exact:.1f} nats), target ± 0.3",
+              flush=True)
+        divergence, log_prior, sample_prior, _, th0 = linear_functions(mat, theta0)
+        rows = []
+
+        def d_np(th, mat=mat, theta0=theta0):
+            r = th - theta0
+            return 0.5 * r @ mat @ r
+
+        est, se, ev, start = [], [], [], time.perf_counter()
+        for s in range(seeds):
+            value, err, calls = dynesty_volume(d_np, d, float(t[0]), s)
+            est.append(value)
+            se.append(err)
+            ev.append(calls)
+            if time.perf_counter() - start > time_box:
+                break
+        rows.append(depth_row(f"dynesty 3.1 (nlive 500, rwalk {d + 20})", est, se, ev, exact))
+        for label in settings or list(NESTED_SETTINGS):
+            options = NESTED_SETTINGS[label]
+            est, se, ev, start = [], [], [], time.perf_counter()
+            for s in range(seeds):
+                curve = nested_volume(divergence, log_prior, sample_prior, t, key=jax.random.PRNGKey(s),
+                                      center=th0, progress=False, **options)
+                est.append(curve.log_volume[0])
+                se.append(curve.stderr[0])
+                ev.append(curve.diagnostics.num_evaluations)
+                if time.perf_counter() - start > time_box:
+                    break
+            rows.append(depth_row(f"bayesvol nested: {label}", est, se, ev, exact))
+        base = rows[0]
+        for row in rows[1:]:
+            print(f"    ratio to dynesty (needed/nat, equal-error/nat): "
+                  f"{row['per_nat'] / base['per_nat']:.2f}, "
+                  f"{row['equal_per_nat'] / base['equal_per_nat']:.2f}  — {row['method']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--peers", action="store_true")
     parser.add_argument("--time-box", type=float, default=300.0, help="seconds per peer and problem")
-    parser.add_argument("--dims", type=int, nargs="*", default=[10, 20, 50])
+    parser.add_argument("--dims", type=int, nargs="*", default=None)
+    parser.add_argument("--nested-depth", action="store_true",
+                        help="nested sampling's evaluations per nat of depth vs dynesty (issue 15 item 3)")
+    parser.add_argument("--settings", nargs="*", default=None, help="labels of NESTED_SETTINGS to run")
     args = parser.parse_args()
+    if args.nested_depth:
+        nested_depth(args.dims or [10, 20], args.seeds, args.time_box, args.settings)
+        return
+    args.dims = args.dims or [10, 20, 50]
     has_ns = importlib.util.find_spec("blackjax.ns") is not None
     import blackjax
     print(f"BlackJAX {blackjax.__version__}: blackjax.ns {'present' if has_ns else 'absent'}")
