@@ -63,8 +63,16 @@ from bayesvol.volume.coefficient import LearningCoefficient as LearningCoefficie
 from bayesvol.volume.coefficient import learning_coefficient as learning_coefficient
 from bayesvol.volume.coefficient import log_volume_covariance as log_volume_covariance
 from bayesvol.volume.curve import VolumeCurve as VolumeCurve
+from bayesvol.volume.front import AutoVolumeInfo as AutoVolumeInfo
+from bayesvol.volume.front import volume as volume
 from bayesvol.volume.gchisq import gchisq_log_cdf as gchisq_log_cdf
 from bayesvol.volume.gchisq import gchisq_log_cdf_saddlepoint as gchisq_log_cdf_saddlepoint
+from bayesvol.volume.gibbs import GibbsBound as GibbsBound
+from bayesvol.volume.gibbs import GibbsBoundError as GibbsBoundError
+from bayesvol.volume.gibbs import gibbs_bound as gibbs_bound
+from bayesvol.volume.importance import ImportanceCollapseWarning as ImportanceCollapseWarning
+from bayesvol.volume.importance import ImportanceInfo as ImportanceInfo
+from bayesvol.volume.importance import importance_volume as importance_volume
 from bayesvol.volume.laplace import LaplaceError as LaplaceError
 from bayesvol.volume.laplace import LaplaceInfo as LaplaceInfo
 from bayesvol.volume.laplace import effective_dimension as effective_dimension
@@ -83,12 +91,17 @@ __version__ = "0.1.0"
 __all__ = [
     "PREDICTORS",
     "AsymptoticWarning",
+    "AutoVolumeInfo",
     "BayesvolError",
     "BayesvolWarning",
     "CurvatureError",
     "Estimate",
     "EvidenceError",
+    "GibbsBound",
+    "GibbsBoundError",
     "HostDevicesError",
+    "ImportanceCollapseWarning",
+    "ImportanceInfo",
     "InputError",
     "KLFallbackWarning",
     "LaplaceError",
@@ -122,6 +135,8 @@ __all__ = [
     "gchisq_log_cdf",
     "gchisq_log_cdf_saddlepoint",
     "ggn",
+    "gibbs_bound",
+    "importance_volume",
     "kl",
     "kl_estimate",
     "kl_function",
@@ -148,4 +163,5 @@ __all__ = [
     "sequential_smc",
     "shard_map_keys",
     "use_host_devices",
+    "volume",
 ]

@@ -253,6 +253,22 @@ CASES = [
     ("sequential_smc/key-int", lambda c: bv.sequential_smc(c.kmc, c.kx, key=3, n=4), "key"),
     ("regret_curve/mixture_method-unknown",
      lambda c: bv.regret_curve(c.kmc, c.kt, [2], [0], key=K, mixture_method="mcmc"), "mixture_method"),
+    # issue 15: the volume front door, importance sampling, B_n
+    ("volume/method-unknown", lambda c: bv.volume(c.kmc, c.kp, EPS2, method="magic", key=K, n=1), "method"),
+    ("volume/key-missing", lambda c: bv.volume(c.kmc, c.kp, EPS2, n=1), "key"),
+    ("volume/key-int", lambda c: bv.volume(c.kmc, c.kp, EPS2, key=3, n=1), "key"),
+    ("importance_volume/eps2-negative",
+     lambda c: bv.importance_volume(c.kmc, c.kp, [-1.0], key=K, n=1), "eps2"),
+    ("importance_volume/num_draws-small",
+     lambda c: bv.importance_volume(c.kmc, c.kp, EPS2, key=K, num_draws=3, n=1), "num_draws"),
+    ("importance_volume/params-outside-support",
+     lambda c: bv.importance_volume(c.kmc, {"p": 1.5}, EPS2, key=K, n=1), "p"),
+    ("gibbs_bound/n-negative",
+     lambda c: bv.gibbs_bound(c.kmc, c.kp, [-1.0], key=K, covariates={"n": 1}), "n must be"),
+    ("gibbs_bound/defensive-above-1",
+     lambda c: bv.gibbs_bound(c.kmc, c.kp, [10.0], key=K, defensive=1.5, covariates={"n": 1}), "defensive"),
+    ("gibbs_bound/key-str",
+     lambda c: bv.gibbs_bound(c.kmc, c.kp, [10.0], key="k", covariates={"n": 1}), "key"),
 ]
 
 

@@ -70,6 +70,9 @@ def _calls(kt, lin):
         "erm": lambda k: erm(kmc, KX, key=k, n=8),
         "sgld": lambda k: sgld(kmc, KX, key=k, n=8, **TINY_SGLD),
         "prior_draws": lambda k: prior_draws(kmc, k, 3),
+        "volume/importance": lambda k: bv.volume(lmc, lp, EPS2, method="importance", key=k, num_draws=64,
+                                                 x=x),
+        "gibbs_bound": lambda k: bv.gibbs_bound(lmc, lp, [10.0], key=k, num_draws=32, min_ess=8, x=x),
     }
 
 
@@ -79,7 +82,8 @@ NAMES = [
     "kl", "kl_estimate", "fisher_spectrum", "laplace_volume", "sampled_volume", "fit", "log_marginal",
     "sequential_log_marginal", "online_regret", "predictive_log_loss/plugin", "predictive_log_loss/ensemble",
     "predictive_log_loss/sgld", "predictive_log_loss/mixture-prior", "regret_curve", "compare",
-    "ModelClass.simulate", "model_truth.simulate", "dataset_truth.simulate", "erm", "sgld", "prior_draws"]
+    "ModelClass.simulate", "model_truth.simulate", "dataset_truth.simulate", "erm", "sgld", "prior_draws",
+    "volume/importance", "gibbs_bound"]
 
 
 def _numbers(result):
