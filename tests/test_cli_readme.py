@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ _SMALL: dict[str, list[str]] = {
     "spectrum": ["--m", "50"],
     "compare": [],
     "sequence": [],
+    "lambda": [],
+    "sweep": [],
     "models": [],
 }
 
@@ -45,17 +48,24 @@ def test_the_readme_shows_every_command() -> None:
 @pytest.mark.parametrize("line", readme_commands())
 def test_readme_command_runs(line, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
+    for path in re.findall(r"\S+\.toml", line):  # a file the command names, from the repository
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(README.parent / path, tmp_path / path)
     argv = shlex.split(line)[1:]
     # as written: it parses and every value is valid (nothing is written by the checks)
     args, extra = cli.build_parser().parse_known_args(argv)
     assert not extra, extra
+    before = sorted(tmp_path.rglob("*"))
     cli._prepare(args, argv)
-    assert not any(tmp_path.iterdir())
+    assert sorted(tmp_path.rglob("*")) == before
     monkeypatch.setenv("BAYESVOL_QUICK", "1")
     code = cli.main([*argv, *_SMALL[argv[0]]])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "bayesvol: error" not in captured.err
-    if argv[0] not in ("models",):
+    if argv[0] == "sweep":  # the study's folder: bayesvol-out/sweep/<file stem>, every cell stored
+        study = tmp_path / "bayesvol-out" / "sweep" / Path(argv[1]).stem
+        assert (study / "study.json").exists() and "pending 0" in captured.out + captured.err
+    elif argv[0] not in ("models",):
         out = tmp_path / "bayesvol-out" / argv[0]
         assert (out / "report.html").exists() and (out / "manifest.json").exists()
