@@ -265,6 +265,21 @@ def _check_predictors(predictors: Sequence[str]) -> None:
         raise InputError(f"unknown predictor(s) {unknown}; choose from {tuple(PREDICTORS)}")
 
 
+def summarize_over_seeds(ds: xr.Dataset) -> None:
+    """Add the means and standard errors of ``regret`` and ``online_regret`` over the seed axis, in place.
+
+    The standard error is the seeds' spread / √(seeds with a value); NaN with a single seed.
+    """
+    seeds = ds.sizes["seed"]
+    for name in ("regret", "online_regret"):
+        values = ds[name]
+        count = values.notnull().sum("seed")
+        ds[f"{name}_mean"] = values.mean("seed")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ds[f"{name}_stderr"] = (values.std("seed", ddof=1) / np.sqrt(count) if seeds > 1
+                                    else values.mean("seed") * np.nan)
+
+
 def regret_curve(
     mc: ModelClass,
     truth: Any,
@@ -459,13 +474,7 @@ def regret_curve(
          "num_infinite": (("predictor", "n"), infinite)},
         coords=coords,
     )
-    for name in ("regret", "online_regret"):
-        values = ds[name]
-        count = values.notnull().sum("seed")
-        ds[f"{name}_mean"] = values.mean("seed")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ds[f"{name}_stderr"] = values.std("seed", ddof=1) / np.sqrt(count) if len(seeds) > 1 else \
-                values.mean("seed") * np.nan
+    summarize_over_seeds(ds)
     if np.isfinite(gradients).any():
         ds["gradient_evaluations"] = (dims, gradients)
     if np.isfinite(spread).any():

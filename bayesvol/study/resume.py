@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayesvol.regret.regret import summarize_over_seeds
+
 __all__ = ["REUSABLE", "load_volume_curve", "regret_resumed", "resumable"]
 
 REUSABLE = re.compile(r"^(regret_seed\d+|volume_nested)\.nc$")
@@ -122,13 +124,8 @@ def _merge(computed: xr.Dataset, finished: Mapping[int, xr.Dataset], seeds: list
     ds = ds.transpose("predictor", "n", "seed")  # regret_curve's order: (predictor, n, seed), (n, seed)
     reused = np.isposinf(np.stack([finished[s]["regret"].values for s in finished], axis=-1)).sum(-1)
     ds["num_infinite"] = computed["num_infinite"] + reused
+    summarize_over_seeds(ds)
     for name in ("regret", "online_regret"):
-        values = ds[name]
-        count = values.notnull().sum("seed")
-        ds[f"{name}_mean"] = values.mean("seed")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ds[f"{name}_stderr"] = values.std("seed", ddof=1) / np.sqrt(count) if len(seeds) > 1 else \
-                values.mean("seed") * np.nan
         ds[name].attrs.update(units="nats")
     for name in ("bound_gibbs", "bound_ball"):
         if name in computed:

@@ -30,7 +30,6 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
-from bayesvol.divergence.kl import kl_function
 from bayesvol.errors import BayesvolError, InputError, as_key
 from bayesvol.model.covariates import merge_covariates
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
@@ -42,9 +41,10 @@ from bayesvol.volume.importance import (
     _log_normal_diag,
     evaluate,
     laplace_geometry,
+    laplace_setup,
     tilted_gaussian,
 )
-from bayesvol.volume.laplace import PriorGaussian, prior_gaussian
+from bayesvol.volume.laplace import PriorGaussian
 
 __all__ = ["GibbsBound", "GibbsBoundError", "gibbs_bound", "gibbs_bound_fn"]
 
@@ -304,13 +304,7 @@ def gibbs_bound(
     _check_n(n)
     _check_options(num_draws, defensive, min_ess, num_particles, num_repeats)
     key = as_key(key)
-    try:
-        z0 = mc.flatten(params0)
-    except ModelClassError as err:
-        raise ModelClassError(f"params0: {err}") from err
-    divergence = kl_function(mc, params0, kl_draws=kl_draws,
-                             covariates=merge_covariates(covariates, model_kwargs))
-    prior = prior_gaussian(mc, z0)
+    z0, divergence, prior = laplace_setup(mc, params0, kl_draws, merge_covariates(covariates, model_kwargs))
     return gibbs_bound_fn(divergence, mc.log_prior, PriorSampler(mc), prior, n, key=key,
                           center=z0,
                           num_draws=num_draws, defensive=defensive, min_ess=min_ess, fallback=fallback,

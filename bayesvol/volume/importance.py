@@ -439,6 +439,17 @@ def _volume_dimension(t: np.ndarray, log_v: np.ndarray, stderr: np.ndarray, g: L
     return k, 2.0 * np.hypot(up, down) / dx
 
 
+def laplace_setup(mc: ModelClass, params0: Mapping[str, Any], kl_draws: int | None,
+                  covariates: Mapping[str, Any]) -> tuple[Array, Callable[[Array], Array], PriorGaussian]:
+    """θ0 in flat coordinates z0, D(z) and the prior's Gaussian view at z0: what both front doors need."""
+    try:
+        z0 = mc.flatten(params0)
+    except ModelClassError as err:
+        raise ModelClassError(f"params0: {err}") from err
+    divergence = kl_function(mc, params0, kl_draws=kl_draws, covariates=covariates)
+    return z0, divergence, prior_gaussian(mc, z0)
+
+
 def flat_prior_sample(mc: ModelClass, key: Array) -> Array:
     """Draw z ~ w on the flat unconstrained coordinates of ``mc``."""
     return mc.flatten(prior_sample(mc, key))
@@ -497,13 +508,7 @@ def importance_volume(
     _check_eps2(eps2)
     _check_options(num_draws, defensive, max_components, min_ess, min_ess_ratio)
     key = as_key(key)
-    try:
-        z0 = mc.flatten(params0)
-    except ModelClassError as err:
-        raise ModelClassError(f"params0: {err}") from err
-    divergence = kl_function(mc, params0, kl_draws=kl_draws,
-                             covariates=merge_covariates(covariates, model_kwargs))
-    prior = prior_gaussian(mc, z0)
+    z0, divergence, prior = laplace_setup(mc, params0, kl_draws, merge_covariates(covariates, model_kwargs))
     return importance_volume_fn(divergence, mc.log_prior, PriorSampler(mc), prior, eps2,
                                 key=key,
                                 center=z0, num_draws=num_draws, defensive=defensive,
