@@ -268,6 +268,19 @@ def peers(seeds: int, time_box: float) -> list[dict]:
             if time.perf_counter() - start > time_box:
                 break
         rows.append(summarize(label, f"dynesty (nlive 500, {len(est)} seeds)", est, se, ev, exact, target))
+    # the singular quartic D = θ⁴/2, prior N(0, 1): dynesty's log V(1e-10) beside bayesvol's auto route
+    t_sing = 1e-10
+    exact_sing = float(np.log(2 * norm.cdf((2 * t_sing) ** 0.25) - 1))
+    est, se, ev, start = [], [], [], time.perf_counter()
+    for s in range(seeds):
+        value, err, calls = dynesty_volume(lambda th: 0.5 * float(th[0]) ** 4, 1, t_sing, s)
+        est.append(value)
+        se.append(err)
+        ev.append(calls)
+        if time.perf_counter() - start > time_box:
+            break
+    rows.append(summarize("logV(1e-10) quartic", f"dynesty (nlive 500, {len(est)} seeds)", est, se, ev,
+                          exact_sing, 0.3))
     # nautilus for B_100 on the linear-Gaussian ball at d = 10 (the best peer there)
     mat, theta0, a, c = linear_problem(10)
     exact = float(laplace_gibbs_bound(a, c, [100.0])[0])
