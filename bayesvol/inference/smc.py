@@ -37,7 +37,7 @@ from jax.scipy.special import logsumexp
 from bayesvol.errors import InputError, as_key, check_counts
 from bayesvol.inference.fit import SamplerWarning, prepare_data
 from bayesvol.model.covariates import Static, thaw
-from bayesvol.model.model_class import Array, ModelClass, prior_sample
+from bayesvol.model.model_class import Array, ModelClass, ModelClassError, prior_sample
 from bayesvol.progress import Progress, report
 
 __all__ = ["ACCEPTANCE_MIN", "ESS_FLOOR", "SMCRun", "sequential_smc", "smc_problems"]
@@ -357,8 +357,10 @@ def sequential_smc(
     if isinstance(target_ess, bool) or not isinstance(target_ess, (int, float)) or not 0.0 < target_ess < 1.0:
         raise InputError(f"target_ess must lie in (0, 1), got {target_ess!r}")
     if mc.has_factor:
-        raise InputError("sequential_smc starts from prior draws: a model with numpyro.factor sites has no "
-                         "normalized prior to draw from (use log_marginal(method='tempered'))")
+        raise ModelClassError(
+            f"sequential_smc starts from prior draws and needs a normalized prior: the factor site(s) "
+            f"{list(mc.factor_sites)} reweight it by an unknown constant (use "
+            "log_marginal(method='tempered'), or regret_curve(..., mixture_method='nuts'))")
     data, model_kwargs = prepare_data(mc, data, covariates, model_kwargs)
     rows_n = int(jnp.shape(data)[0])
     grid_arr = np.asarray([rows_n] if grid is None else _grid(grid, rows_n))
