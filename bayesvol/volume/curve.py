@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayesvol.errors import InputError
+
 __all__ = ["VolumeCurve"]
 
 
@@ -97,3 +99,15 @@ class VolumeCurve:
         ds["volume_dimension"].attrs.update(long_name="volume dimension k(t) = 2 d log V / d log t")
         ds["eps2"].attrs.update(units="nats", long_name="KL radius t")
         return ds
+
+
+def check_eps2(eps2: Any, error: type[Exception] = InputError) -> np.ndarray:
+    """The radii t sorted as float64, or ``error`` naming the bad ones (finite, > 0, 1-D, non-empty)."""
+    t = np.atleast_1d(np.asarray(eps2, dtype=np.float64))
+    if t.ndim != 1 or t.size == 0:
+        raise error(f"eps2 must be a non-empty 1-D array of radii (nats), got shape {np.shape(eps2)}")
+    if not np.all(np.isfinite(t)) or np.any(t <= 0):
+        raise error("eps2 must be finite and > 0 (KL radii in nats); got "
+                    f"{t[~(np.isfinite(t) & (t > 0))][:3].tolist()}")
+    return np.sort(t)
+

@@ -45,7 +45,7 @@ from bayesvol.divergence.kl import kl_function
 from bayesvol.errors import BayesvolWarning, InputError, as_key
 from bayesvol.model.covariates import merge_covariates
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError, prior_sample
-from bayesvol.volume.curve import VolumeCurve
+from bayesvol.volume.curve import VolumeCurve, check_eps2
 from bayesvol.volume.gchisq import gchisq_log_cdf
 from bayesvol.volume.laplace import PriorGaussian, prior_gaussian
 
@@ -283,13 +283,7 @@ class ImportanceInfo(NamedTuple):
 
 
 def _check_eps2(eps2: Any) -> np.ndarray:
-    t = np.atleast_1d(np.asarray(eps2, dtype=np.float64))
-    if t.ndim != 1 or t.size == 0:
-        raise InputError(f"eps2 must be a non-empty 1-D array of radii (nats), got shape {np.shape(eps2)}")
-    if not np.all(np.isfinite(t)) or np.any(t <= 0):
-        raise InputError("eps2 must be finite and > 0 (nats); got "
-                         f"{t[~(np.isfinite(t) & (t > 0))][:3].tolist()}")
-    return np.sort(t)
+    return check_eps2(eps2)
 
 
 def _check_options(num_draws: int, defensive: float, max_components: int, min_ess: float,

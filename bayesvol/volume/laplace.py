@@ -32,7 +32,7 @@ from bayesvol.curvature.fisher import DENSE_MAX_DIM, CurvatureError, Spectrum, f
 from bayesvol.errors import InputError
 from bayesvol.model.covariates import merge_covariates
 from bayesvol.model.model_class import ModelClass, ModelClassError
-from bayesvol.volume.curve import VolumeCurve
+from bayesvol.volume.curve import VolumeCurve, check_eps2
 from bayesvol.volume.gchisq import gchisq_volume
 
 __all__ = ["LaplaceError", "LaplaceInfo", "PriorGaussian", "effective_dimension", "laplace_volume",
@@ -198,13 +198,7 @@ def prior_gaussian(mc: ModelClass, z0: jax.Array) -> PriorGaussian:
 
 
 def _check_eps2(eps2: Any) -> np.ndarray:
-    t = np.atleast_1d(np.asarray(eps2, dtype=np.float64))
-    if t.ndim != 1 or t.size == 0:
-        raise LaplaceError(f"eps2 must be a non-empty 1-D array of radii (nats), got shape {np.shape(eps2)}")
-    if not np.all(np.isfinite(t)) or np.any(t <= 0):
-        raise LaplaceError("eps2 must be finite and > 0 (KL radii in nats); got "
-                           f"{t[~(np.isfinite(t) & (t > 0))][:3].tolist()}")
-    return np.sort(t)
+    return check_eps2(eps2, LaplaceError)
 
 
 def check_curvature(spectrum: Spectrum, what: str) -> np.ndarray:
