@@ -41,6 +41,23 @@ def check_counts(low: int = 1, error: type[InputError] = InputError, **counts: A
             raise error(f"{name} must be an integer ≥ {low}, got {value!r}")
 
 
+def read_toml(path: Any, where: str, error: type[InputError] = InputError) -> dict[str, Any]:
+    """A user's TOML file as a dict, or ``error`` saying, after ``where``, why it cannot be read."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as err:
+        raise error(f"{where} not found") from err
+    except IsADirectoryError as err:
+        raise error(f"{where} is a folder, not a TOML file") from err
+    except OSError as err:
+        raise error(f"{where}: cannot read it: {err.strerror or err}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise error(f"{where} is not valid TOML: {err}") from err
+
+
 def _physical_memory() -> int:
     try:
         return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))

@@ -23,7 +23,6 @@ import json
 import os
 import shlex
 import sys
-import tomllib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bayesvol.app import outfolder
-from bayesvol.errors import InputError
+from bayesvol.errors import InputError, read_toml
 from bayesvol.regret.predictors import PREDICTORS
 
 __all__ = ["CLIError", "build_parser", "load_model", "main", "resolve_options"]
@@ -207,17 +206,7 @@ def _refuse_unused(command: str, key: str, where: str) -> None:
 
 
 def _load_config(path: Path, command: str, source: _Source) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as handle:
-            config = tomllib.load(handle)
-    except FileNotFoundError as err:
-        raise CLIError(f"--config: file {str(path)!r} not found") from err
-    except IsADirectoryError as err:
-        raise CLIError(f"--config: {str(path)!r} is a folder, not a TOML file") from err
-    except OSError as err:
-        raise CLIError(f"--config: cannot read {str(path)!r}: {err.strerror or err}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise CLIError(f"--config: file {str(path)!r} is not valid TOML: {err}") from err
+    config = read_toml(path, f"--config: file {str(path)!r}", CLIError)
     if "model_options" in config:  # the older name of the option table
         if "option" in config:
             raise CLIError(f"config file {str(path)!r} has both 'option' and 'model_options'; keep one")

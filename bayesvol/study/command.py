@@ -26,12 +26,11 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bayesvol.errors import InputError
+from bayesvol.errors import InputError, read_toml
 
 __all__ = ["StudyFileError", "load_study", "sweep_command"]
 
@@ -77,17 +76,7 @@ def load_study(path: Path) -> tuple[Any, dict[str, Any]]:
     from bayesvol.study.sweep import Sweep
 
     where = f"study file {str(path)!r}"
-    try:
-        with open(path, "rb") as handle:
-            config = tomllib.load(handle)
-    except FileNotFoundError as err:
-        raise StudyFileError(f"{where} not found") from err
-    except IsADirectoryError as err:
-        raise StudyFileError(f"{where} is a folder, not a TOML file") from err
-    except OSError as err:
-        raise StudyFileError(f"{where}: cannot read it: {err.strerror or err}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise StudyFileError(f"{where} is not valid TOML: {err}") from err
+    config = read_toml(path, where, StudyFileError)
     unknown = sorted(set(config) - set(_KEYS))
     if unknown:
         raise StudyFileError(f"{where} has unknown key(s) {unknown}; known: {list(_KEYS)}")
