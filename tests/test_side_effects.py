@@ -132,3 +132,25 @@ def test_import_alone_gives_one_device():
     run = _fresh("import jax, bayesvol; print(jax.local_device_count())")
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip() == "1"
+
+
+def test_public_names_load_on_first_use():
+    # `import bayesvol` loads JAX only (a study's worker and `bayesvol --help` start fast); each public name
+    # loads its module when first used, the predictor registry is complete whichever name comes first, and
+    # loading the subpackage bayesvol.volume never hides the function bv.volume
+    script = textwrap.dedent("""
+        import sys, types
+        import bayesvol as bv
+        heavy = [m for m in ("numpyro", "arviz", "blackjax", "optax", "scipy.stats") if m in sys.modules]
+        registry = sorted(bv.PREDICTORS)
+        import bayesvol.volume.laplace
+        kinds = {type(getattr(bv, name)).__name__ for name in bv.__all__}
+        print(heavy, callable(bv.volume), bv.volume.__module__, "laplace_ggn" in registry,
+              "erm_gd" in registry, any(isinstance(getattr(bv, n), types.ModuleType) for n in bv.__all__),
+              set(bv.__all__) <= set(dir(bv)))
+    """)
+    run = _fresh(script)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ["[]", "True", "bayesvol.volume.front", "True", "True", "False", "True"]
+    run = _fresh("import bayesvol as bv; bv.no_such_name")
+    assert run.returncode != 0 and "module 'bayesvol' has no attribute 'no_such_name'" in run.stderr

@@ -42,6 +42,8 @@ from bayesvol.inference.fit import ESS_MIN, RHAT_MAX, SamplerWarning, prepare_da
 from bayesvol.inference.smc import SMCRun, sequential_smc
 from bayesvol.model.covariates import RowLayout, infer_layout, num_rows
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
+from bayesvol.regret import approx as _approx  # noqa: F401  (registers laplace_ggn, sgd_ensemble, quadrature)
+from bayesvol.regret import named_erm as _named_erm  # noqa: F401  (registers erm_min_norm, erm_gd)
 from bayesvol.regret.erm import erm, log_likelihood
 from bayesvol.regret.predictors import PREDICTORS, exact_log_q, mixture_log_prob, predictive_log_loss
 from bayesvol.volume.bounds import regret_bound
