@@ -14,7 +14,7 @@ from typing import Any
 
 from bayesvol.errors import InputError
 
-__all__ = ["shard_map_keys"]
+__all__ = ["shard_leading", "shard_map_keys"]
 
 
 def shard_map_keys(fn: Callable[[Any], Any], keys: Any, devices: Any = None) -> Any:
@@ -42,3 +42,21 @@ def shard_map_keys(fn: Callable[[Any], Any], keys: Any, devices: Any = None) -> 
     mapped = jax.jit(jax.vmap(fn), in_shardings=sharding, out_shardings=sharding)
     out = mapped(jax.device_put(keys, sharding))
     return jax.tree.map(lambda leaf: leaf[:count], out)
+
+
+def shard_leading(*arrays: Any, devices: Any = None) -> tuple[Any, ...]:
+    """The arrays placed with their leading (replicate) axis split over ``devices`` (default: all of JAX's).
+
+    A jitted computation that maps over that axis then runs each device's share on that device (XLA's
+    partitioner follows the inputs' sharding). Unchanged when there is one device or the axis does not
+    divide evenly: the numbers never depend on the placement.
+    """
+    import jax
+    import numpy as np
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    devices = list(jax.devices() if devices is None else devices)
+    if len(devices) < 2 or any(np.shape(a)[0] % len(devices) for a in arrays):
+        return arrays
+    sharding = NamedSharding(Mesh(np.asarray(devices), ("replicate",)), PartitionSpec("replicate"))
+    return tuple(jax.device_put(a, sharding) for a in arrays)

@@ -55,6 +55,7 @@ from bayesvol.errors import as_key
 from bayesvol.model.covariates import merge_covariates
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError, prior_sample
 from bayesvol.progress import Progress, report
+from bayesvol.study.shard import shard_leading
 from bayesvol.volume.constrained_moves import (
     AUTO_COORDINATE_UPDATES,
     EllipsoidProposal,
@@ -424,8 +425,9 @@ def nested_volume(
                                                     jax.random.fold_in(key, 1))
         coordinate_steps = min(xi.shape[-1], AUTO_COORDINATE_UPDATES) if singular else 0
     with Progress(progress, "nested sampling", unit="level") as bar:
-        out = _run_levels(key_run, jnp.asarray(xi), jnp.asarray(logw.reshape(num_runs, num_live)),
-                          jnp.asarray(d.reshape(num_runs, num_live)), jnp.asarray(t[0]), jnp.asarray(shift),
+        # the R independent runs split over the devices present (host devices on a CPU: in parallel)
+        runs = shard_leading(xi, logw.reshape(num_runs, num_live), d.reshape(num_runs, num_live))
+        out = _run_levels(key_run, *runs, jnp.asarray(t[0]), jnp.asarray(shift),
                           jnp.asarray(basis), jnp.asarray(curvature), jnp.asarray(center_xi),
                           jnp.asarray(directions), jnp.asarray(direction_curvature), jnp.asarray(bar.token),
                           evaluate=evaluate, max_levels=jnp.asarray(max_levels), num_steps=num_steps,
