@@ -6,7 +6,7 @@ alone. To run NUTS chains in parallel on a multi-core CPU, call ``bv.use_host_de
 first JAX computation (the ``bayesvol`` command does).
 
 The names below load on first use (PEP 562): ``import bayesvol`` costs JAX's import, not NumPyro's,
-ArviZ's or BlackJAX's, so a study's worker process or ``bayesvol --help`` starts in a fraction of the time.
+ArviZ's or BlackJAX's, which a study's worker process pays only if its cells use them.
 """
 
 import importlib

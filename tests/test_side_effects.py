@@ -135,7 +135,7 @@ def test_import_alone_gives_one_device():
 
 
 def test_public_names_load_on_first_use():
-    # `import bayesvol` loads JAX only (a study's worker and `bayesvol --help` start fast); each public name
+    # `import bayesvol` loads JAX only (a study's worker starts fast); each public name
     # loads its module when first used, the predictor registry is complete whichever name comes first, and
     # loading the subpackage bayesvol.volume never hides the function bv.volume
     script = textwrap.dedent("""
