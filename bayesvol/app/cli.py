@@ -77,7 +77,7 @@ _USED_BY: dict[str, tuple[str, ...]] = {
     "budget": ("run", "volume", "regret", "lambda"),
     "predictors": ("regret", "compare", "sequence"),
     "methods": ("volume",),
-    "data": ("compare", "sequence"),
+    "data": ("compare", "sequence", "volume"),
     "order": ("sequence",),
     "executor": ("sweep",),
     "workers": ("sweep",),
@@ -606,6 +606,12 @@ def _prepare(args: argparse.Namespace, argv: Sequence[str]) -> tuple[dict[str, A
     elif command == "lambda":  # its own fixed list of zoo cases (experiments.LAMBDA_CASES)
         zoo = None
     elif command == "compare":
+        zoo, options["_dataset"] = _fit_data(options["model"], options, source)
+        options["data"] = options["_dataset"].name
+    elif command == "volume" and options["data"] is not None:  # the truth is θ* fitted on the data
+        if options["truth"] is not None:
+            raise CLIError(f"{source.name('truth')} contradicts {source.name('data')}: with a data set the "
+                           "truth is θ*, the MAP fit on it")
         zoo, options["_dataset"] = _fit_data(options["model"], options, source)
         options["data"] = options["_dataset"].name
     else:
