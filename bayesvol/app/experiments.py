@@ -322,12 +322,13 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         if fitted is None:
             curves = _volume_curves(zoo, options, covariates, key, methods)
         else:  # nested sampling only as deep as its cost allows at d ≈ 10³ (data_volume.NESTED_DEPTH)
-            from bayesvol.app.data_volume import nested_to_depth
+            from bayesvol.app.data_volume import NESTED_DEPTH, nested_to_depth
 
+            depth = 10.0 if options.get("_quick") else NESTED_DEPTH  # BAYESVOL_QUICK: tests only, recorded
             curves = _volume_curves(zoo, options, covariates, key, ("laplace",))
             if "nested" in methods:
                 curves["MCMC (nested)"], unsampled = nested_to_depth(
-                    zoo.model_class, zoo.true_params, curves["Laplace"], covariates, key=key,
+                    zoo.model_class, zoo.true_params, curves["Laplace"], covariates, key=key, depth=depth,
                     **({"num_live": int(options["budget"])} if options.get("budget") else {}),
                     progress=_show_progress(options))
             if "laplace" not in methods:
@@ -353,7 +354,7 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
               "learning_coefficient": zoo.facts.learning_coefficient}
     if fitted is not None:
         result["data"] = {"name": dataset.name, "covariate_rows": int(np.shape(covariates["x"])[0]),
-                          **fitted.to_dict(), "nested_not_run_below": unsampled}
+                          **fitted.to_dict(), "nested_depth": depth, "nested_not_run_below": unsampled}
     if agreement is not None:
         result["agreement"] = agreement.summary
     # on a data set the nested curve stops at a depth far from the asymptotic regime (t ≥ ≈1e-2): no λ fit
@@ -388,9 +389,7 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
             print(f"2λ (known) = {2 * zoo.facts.learning_coefficient:g}; the volume dimension k(t) should "
                   "approach it as t → 0.")
         if unsampled is not None:
-            from bayesvol.app.data_volume import NESTED_DEPTH
-
-            print(f"nested sampling not run at t ≤ {unsampled:.3g} (Laplace log V < −{NESTED_DEPTH:g}: its "
+            print(f"nested sampling not run at t ≤ {unsampled:.3g} (Laplace log V < −{depth:g}: its "
                   "cost grows with the depth, ≈ 2 levels per nat)")
         if agreement is not None:
             print(agreement.summary)

@@ -120,6 +120,7 @@ def curve_agreement(laplace: VolumeCurve, sampled: VolumeCurve, *, tol: float = 
     reached = np.isfinite(gap)
     agree = reached & (np.abs(gap) <= np.maximum(tol, z * se))
     k_departs = np.isfinite(k_hat) & (np.abs(k_hat - k_lap) > z * k_se)
+    k_local = k_departs
     k_departs = k_departs | _departed_above(t, agree, k_departs)
     mixing = _mixing_flags(sampled)
     cause = np.full(t.size, "unexplained", dtype=object)
@@ -138,14 +139,17 @@ def curve_agreement(laplace: VolumeCurve, sampled: VolumeCurve, *, tol: float = 
         if not agree[i]:
             break
         agree_down_to = float(t[i])
-    summary = _summary(t, cause, gap, se, k_hat, k_lap, agree_down_to, tol, z)
+    k_z = np.where(k_local, np.abs(k_hat - k_lap) / np.where(k_se > 0, k_se, np.inf), -np.inf)
+    summary = _summary(t, cause, gap, se, k_hat, k_lap, agree_down_to, tol, z,
+                       int(np.argmax(k_z)) if np.any(k_local) else None)
     if warn and np.any(reached & ~agree):
         warnings.warn(summary, CurvesDisagreeWarning, stacklevel=2)
     return CurveAgreement(t, gap, se, k_lap, k_hat, k_se, cause, agree_down_to, summary)
 
 
 def _summary(t: np.ndarray, cause: np.ndarray, gap: np.ndarray, se: np.ndarray, k_hat: np.ndarray,
-             k_lap: np.ndarray, agree_down_to: float | None, tol: float, z: float) -> str:
+             k_lap: np.ndarray, agree_down_to: float | None, tol: float, z: float,
+             k_worst: int | None) -> str:
     differ = [c for c in CAUSES[1:-1] if np.any(cause == c)]
     if not differ:
         return (f"the sampled and the Laplace log V(t) agree within max({tol:g}, {z:g} s.e.) at every "
@@ -154,12 +158,13 @@ def _summary(t: np.ndarray, cause: np.ndarray, gap: np.ndarray, se: np.ndarray, 
     for name in differ:
         where = cause == name
         worst = int(np.nanargmax(np.where(where, np.abs(gap), -np.inf)))
+        at = worst if k_worst is None else k_worst  # where k departs most (in s.e.), maybe above the gap
         detail = {
             "mixing": "the sampler's runs disagree beyond the shrinkage statistics (its number is not to be "
                       "trusted there)",
-            "singular": f"the volume dimension departs from the Laplace count (k̂ = {k_hat[worst]:.2f} vs "
-                        f"{k_lap[worst]:.2f} at t = {t[worst]:.3g}, or at a larger t whose gap is carried "
-                        "down): D is not quadratic at that scale",
+            "singular": f"the volume dimension departs from the Laplace count (most at t = {t[at]:.3g}: k̂ = "
+                        f"{k_hat[at]:.2f} vs {k_lap[at]:.2f}; a gap opened there is carried down to smaller "
+                        "t): D is not quadratic at that scale",
             "prior": "k(t) agrees but the prior is not Gaussian in z: the Laplace curve's second-order "
                      "expansion of log w misjudges the prior mass",
             "curvature": "the Laplace spectrum is not exact (Lanczos)",
