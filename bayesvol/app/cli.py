@@ -140,6 +140,10 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
         add("data", text="character sequence: python-stdlib-text (default; the docstrings of this Python's "
                          "own standard library, read from the interpreter)")
         add("n", type=int, nargs="+", text="prefix lengths at which the code length is reported")
+    elif command == "volume":
+        add("data", text=f"data set: one of scikit-learn's bundled {', '.join(DATASETS)}, or a .npz file "
+                         "with arrays x and y: the truth is then θ*, the MAP fit on it, and D averages over "
+                         f"its rows (all, or --m of them). Models by task: {which_models_fit()}")
     else:
         add("data", text=f"data set: one of scikit-learn's bundled {', '.join(DATASETS)} (default "
                          "breast_cancer), or a .npz file with arrays x and y; the model takes its dimensions "
