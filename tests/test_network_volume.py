@@ -92,5 +92,6 @@ def test_volume_on_a_data_set_fits_theta_star_and_reports_the_verdict(capsys, tm
     assert result["agreement"].startswith("Laplace vs sampled log V(t)")
     warned = f"bayesvol: warning: CurvesDisagreeWarning: {result['agreement']}" in captured.err
     assert warned == bool(set(causes) - {"agree", "unreached"}), captured.err
-    assert "Laplace against sampling" in (tmp_path / "report.html").read_text()
+    html = (tmp_path / "report.html").read_text()
+    assert "Laplace against sampling" in html and "θ* is the MAP fit on breast_cancer" in html
     assert (tmp_path / "volume_agreement.nc").exists()

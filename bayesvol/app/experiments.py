@@ -362,6 +362,12 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     if fit is not None:
         result["learning_coefficient_fit"] = fit.to_dict()
     report.add_results(**result)
+    if fitted is not None:
+        report.add_text("Truth θ* on the data", (
+            f"θ* is the MAP fit on {dataset.name} ({fitted.rows} rows, training log loss "
+            f"{fitted.train_log_loss:.4f} nats/row); D averages over {result['data']['covariate_rows']} of its "
+            f"rows; nested sampling was run where the Laplace log V ≥ −{depth:g}"
+            + ("" if unsampled is None else f", not at t ≤ {unsampled:.3g}") + "."))
     if agreement is not None:
         report.add_text("Laplace against sampling", agreement.summary)
     report.add_table("log V(t) (nats) and the volume dimension k(t)", rows)
