@@ -365,8 +365,9 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     if fitted is not None:
         report.add_text("Truth θ* on the data", (
             f"θ* is the MAP fit on {dataset.name} ({fitted.rows} rows, training log loss "
-            f"{fitted.train_log_loss:.4f} nats/row); D averages over {result['data']['covariate_rows']} of its "
-            f"rows; nested sampling was run where the Laplace log V ≥ −{depth:g}"
+            f"{fitted.train_log_loss:.4f} nats/row); D averages over "
+            f"{result['data']['covariate_rows']} of its rows; nested sampling was run where the Laplace "
+            f"log V ≥ −{depth:g}"
             + ("" if unsampled is None else f", not at t ≤ {unsampled:.3g}") + "."))
     if agreement is not None:
         report.add_text("Laplace against sampling", agreement.summary)
