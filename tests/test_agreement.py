@@ -89,3 +89,20 @@ def test_linear_gaussian_curves_agree_everywhere():
     assert set(out.cause) == {"agree"}, out.summary
 
 # the singular case (the Gaussian mixture, named 'singular') is checked on test_nested's own run
+
+
+def test_gap_carried_down_from_where_k_departed():
+    # k̂ departs at t = 1 (3.0 vs 2.0, s.e. 0.1): the gap it opens (−1.2) is carried down to 1e-2 and 1e-4,
+    # where k agrees again: still 'singular', not 'unexplained'; at 1e-6 the curves and k agree: the stretch
+    # ends there, so a later gap would need its own evidence
+    lap = _laplace(T, np.array([-20.0, -14.0, -8.0, -2.0]), np.full(4, 2.0))
+    smp = _sampled(T, np.array([-20.3, -15.2, -9.2, -3.2]), np.full(4, 0.1),
+                   np.array([2.0, 2.0, 2.0, 3.0]), np.full(4, 0.1))
+    with pytest.warns(CurvesDisagreeWarning, match="carried down"):
+        out = curve_agreement(lap, smp)
+    assert list(out.cause) == ["agree", "singular", "singular", "singular"]
+    # the same gaps without the departure above are unexplained
+    smp = _sampled(T, np.array([-20.3, -15.2, -9.2, -3.2]), np.full(4, 0.1), np.full(4, 2.0), np.full(4, 0.1))
+    with pytest.warns(CurvesDisagreeWarning, match="unexplained"):
+        out = curve_agreement(lap, smp)
+    assert list(out.cause) == ["agree", "unexplained", "unexplained", "unexplained"]

@@ -77,7 +77,7 @@ _USED_BY: dict[str, tuple[str, ...]] = {
     "budget": ("run", "volume", "regret", "lambda"),
     "predictors": ("regret", "compare", "sequence"),
     "methods": ("volume",),
-    "data": ("compare", "sequence"),
+    "data": ("compare", "sequence", "volume"),
     "order": ("sequence",),
     "executor": ("sweep",),
     "workers": ("sweep",),
@@ -140,6 +140,10 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
         add("data", text="character sequence: python-stdlib-text (default; the docstrings of this Python's "
                          "own standard library, read from the interpreter)")
         add("n", type=int, nargs="+", text="prefix lengths at which the code length is reported")
+    elif command == "volume":
+        add("data", text=f"data set: one of scikit-learn's bundled {', '.join(DATASETS)}, or a .npz file "
+                         "with arrays x and y: the truth is then θ*, the MAP fit on it, and D averages over "
+                         f"its rows (all, or --m of them). Models by task: {which_models_fit()}")
     else:
         add("data", text=f"data set: one of scikit-learn's bundled {', '.join(DATASETS)} (default "
                          "breast_cancer), or a .npz file with arrays x and y; the model takes its dimensions "
@@ -606,6 +610,12 @@ def _prepare(args: argparse.Namespace, argv: Sequence[str]) -> tuple[dict[str, A
     elif command == "lambda":  # its own fixed list of zoo cases (experiments.LAMBDA_CASES)
         zoo = None
     elif command == "compare":
+        zoo, options["_dataset"] = _fit_data(options["model"], options, source)
+        options["data"] = options["_dataset"].name
+    elif command == "volume" and options["data"] is not None:  # the truth is θ* fitted on the data
+        if options["truth"] is not None:
+            raise CLIError(f"{source.name('truth')} contradicts {source.name('data')}: with a data set the "
+                           "truth is θ*, the MAP fit on it")
         zoo, options["_dataset"] = _fit_data(options["model"], options, source)
         options["data"] = options["_dataset"].name
     else:

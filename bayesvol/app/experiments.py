@@ -309,10 +309,30 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
 
     report = _report(options, f"bayesvol volume — {zoo.name}")
     key_cov, key = jax.random.split(jax.random.PRNGKey(int(options.get("seed", 0))))
-    covariates = _covariates(zoo, options, key_cov)
+    dataset, fitted = options.get("_dataset"), None
+    if dataset is not None:  # θ* fitted on a real data set, D over its rows (app/data_volume.py)
+        from bayesvol.app.data_volume import at_fitted_truth
+
+        zoo, covariates, fitted = at_fitted_truth(zoo, dataset, _targets(zoo, dataset), options, key_cov)
+    else:
+        covariates = _covariates(zoo, options, key_cov)
     methods = options.get("methods") or ("laplace", "nested")
+    unsampled = None
     with progress(1, "volume", _show_progress(options)) as step:
-        curves = _volume_curves(zoo, options, covariates, key, methods)
+        if fitted is None:
+            curves = _volume_curves(zoo, options, covariates, key, methods)
+        else:  # nested sampling only as deep as its cost allows at d ≈ 10³ (data_volume.NESTED_DEPTH)
+            from bayesvol.app.data_volume import NESTED_DEPTH, nested_to_depth
+
+            depth = 10.0 if options.get("_quick") else NESTED_DEPTH  # BAYESVOL_QUICK: tests only, recorded
+            curves = _volume_curves(zoo, options, covariates, key, ("laplace",))
+            if "nested" in methods:
+                curves["MCMC (nested)"], unsampled = nested_to_depth(
+                    zoo.model_class, zoo.true_params, curves["Laplace"], covariates, key=key, depth=depth,
+                    **({"num_live": int(options["budget"])} if options.get("budget") else {}),
+                    progress=_show_progress(options))
+            if "laplace" not in methods:
+                del curves["Laplace"]
         step("volume curves")
     for curve in curves.values():
         report.add_dataset(f"volume_{curve.method}", curve.to_xarray())
@@ -332,12 +352,23 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         rows.append(row)
     result = {"command": "volume", "model": zoo.name, "dim": zoo.dim, "rows": rows,
               "learning_coefficient": zoo.facts.learning_coefficient}
+    if fitted is not None:
+        result["data"] = {"name": dataset.name, "covariate_rows": int(np.shape(covariates["x"])[0]),
+                          **fitted.to_dict(), "nested_depth": depth, "nested_not_run_below": unsampled}
     if agreement is not None:
         result["agreement"] = agreement.summary
-    fit = _nested_lambda(curves.get("MCMC (nested)"))
+    # on a data set the nested curve stops at a depth far from the asymptotic regime (t ≥ ≈1e-2): no λ fit
+    fit = _nested_lambda(curves.get("MCMC (nested)")) if fitted is None else None
     if fit is not None:
         result["learning_coefficient_fit"] = fit.to_dict()
     report.add_results(**result)
+    if fitted is not None:
+        report.add_text("Truth θ* on the data", (
+            f"θ* is the MAP fit on {dataset.name} ({fitted.rows} rows, training log loss "
+            f"{fitted.train_log_loss:.4f} nats/row); D averages over "
+            f"{result['data']['covariate_rows']} of its rows; nested sampling was run where the Laplace "
+            f"log V ≥ −{depth:g}"
+            + ("" if unsampled is None else f", not at t ≤ {unsampled:.3g}") + "."))
     if agreement is not None:
         report.add_text("Laplace against sampling", agreement.summary)
     report.add_table("log V(t) (nats) and the volume dimension k(t)", rows)
@@ -349,6 +380,10 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     if not options.get("json"):
         names = [c.method for c in curves.values()]
         print(f"log prior volume of KL balls around the truth — {zoo.name} (d = {zoo.dim}); nats")
+        if fitted is not None:
+            print(f"truth θ*: the MAP fit on {dataset.name} ({fitted.rows} rows, training log loss "
+                  f"{fitted.train_log_loss:.4f} nats/row, {fitted.seconds:.0f} s); D over "
+                  f"{result['data']['covariate_rows']} of its rows")
         print(f"{'t':>10} " + " ".join(f"{'log V ' + n:>22} {'k(t) ' + n:>12}" for n in names))
         for r in rows[::4]:
             cells = []
@@ -360,6 +395,9 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         if zoo.facts.learning_coefficient is not None:
             print(f"2λ (known) = {2 * zoo.facts.learning_coefficient:g}; the volume dimension k(t) should "
                   "approach it as t → 0.")
+        if unsampled is not None:
+            print(f"nested sampling not run at t ≤ {unsampled:.3g} (Laplace log V < −{depth:g}: its "
+                  "cost grows with the depth, ≈ 2 levels per nat)")
         if agreement is not None:
             print(agreement.summary)
         if fit is not None:

@@ -7,7 +7,10 @@ do not, the measured evidence names the cause:
   inflation of :class:`~bayesvol.volume.nested_statistics.NestedInfo` past its χ² 99.9 % point): the sampled
   number is not to be trusted there;
 - ``singular``: the sampled volume dimension k(t) departs from the Laplace count beyond its error — D is not
-  quadratic at that scale (a singular class, or t beyond the quadratic region);
+  quadratic at that scale (a singular class, or t beyond the quadratic region) — at t, or at a larger radius
+  of the same stretch of departures: log V(t) = log V(T) − ½ ∫_t^T k(s) d log s, so a gap opened where k
+  departed is carried down to every smaller t (a network on real data: k̂ above the Laplace count where the
+  logits saturate, t ≈ 0.3–0.8, and the gap stays below, where k agrees again);
 - ``prior``: k(t) agrees but log V is offset, and the prior is not Gaussian in z — the Laplace curve expands
   log w to second order at θ0, which misjudges the prior's mass in the flat directions;
 - ``curvature``: the Laplace spectrum is not exact (Lanczos: unresolved directions counted as flat);
@@ -75,6 +78,22 @@ def _mixing_flags(sampled: VolumeCurve) -> np.ndarray:
     return np.isfinite(inflation) & (inflation > threshold)
 
 
+def _departed_above(t: np.ndarray, agree: np.ndarray, k_departs: np.ndarray) -> np.ndarray:
+    """Per radius: whether k departed at a larger radius of the current stretch.
+
+    A stretch ends (scanning down from the largest t) at a radius where the curves agree and k does too;
+    within it, the gap opened where k departed is carried down to every smaller t.
+    """
+    out = np.zeros(t.size, dtype=bool)
+    departed = False
+    for i in np.argsort(t)[::-1]:
+        if agree[i] and not k_departs[i]:
+            departed = False
+        out[i] = departed
+        departed = departed or bool(k_departs[i])
+    return out
+
+
 def curve_agreement(laplace: VolumeCurve, sampled: VolumeCurve, *, tol: float = 0.5, z: float = 3.0,
                     warn: bool = True) -> CurveAgreement:
     """Compare log V(t) of a Laplace curve and a sampled one on their common grid, naming each gap's cause.
@@ -101,6 +120,8 @@ def curve_agreement(laplace: VolumeCurve, sampled: VolumeCurve, *, tol: float = 
     reached = np.isfinite(gap)
     agree = reached & (np.abs(gap) <= np.maximum(tol, z * se))
     k_departs = np.isfinite(k_hat) & (np.abs(k_hat - k_lap) > z * k_se)
+    k_local = k_departs
+    k_departs = k_departs | _departed_above(t, agree, k_departs)
     mixing = _mixing_flags(sampled)
     cause = np.full(t.size, "unexplained", dtype=object)
     cause[agree] = "agree"
@@ -118,14 +139,17 @@ def curve_agreement(laplace: VolumeCurve, sampled: VolumeCurve, *, tol: float = 
         if not agree[i]:
             break
         agree_down_to = float(t[i])
-    summary = _summary(t, cause, gap, se, k_hat, k_lap, agree_down_to, tol, z)
+    k_z = np.where(k_local, np.abs(k_hat - k_lap) / np.where(k_se > 0, k_se, np.inf), -np.inf)
+    summary = _summary(t, cause, gap, se, k_hat, k_lap, agree_down_to, tol, z,
+                       int(np.argmax(k_z)) if np.any(k_local) else None)
     if warn and np.any(reached & ~agree):
         warnings.warn(summary, CurvesDisagreeWarning, stacklevel=2)
     return CurveAgreement(t, gap, se, k_lap, k_hat, k_se, cause, agree_down_to, summary)
 
 
 def _summary(t: np.ndarray, cause: np.ndarray, gap: np.ndarray, se: np.ndarray, k_hat: np.ndarray,
-             k_lap: np.ndarray, agree_down_to: float | None, tol: float, z: float) -> str:
+             k_lap: np.ndarray, agree_down_to: float | None, tol: float, z: float,
+             k_worst: int | None) -> str:
     differ = [c for c in CAUSES[1:-1] if np.any(cause == c)]
     if not differ:
         return (f"the sampled and the Laplace log V(t) agree within max({tol:g}, {z:g} s.e.) at every "
@@ -134,11 +158,13 @@ def _summary(t: np.ndarray, cause: np.ndarray, gap: np.ndarray, se: np.ndarray, 
     for name in differ:
         where = cause == name
         worst = int(np.nanargmax(np.where(where, np.abs(gap), -np.inf)))
+        at = worst if k_worst is None else k_worst  # where k departs most (in s.e.), maybe above the gap
         detail = {
             "mixing": "the sampler's runs disagree beyond the shrinkage statistics (its number is not to be "
                       "trusted there)",
-            "singular": f"the volume dimension departs from the Laplace count (k̂ = {k_hat[worst]:.2f} vs "
-                        f"{k_lap[worst]:.2f} at t = {t[worst]:.3g}): D is not quadratic at that scale",
+            "singular": f"the volume dimension departs from the Laplace count (most at t = {t[at]:.3g}: k̂ = "
+                        f"{k_hat[at]:.2f} vs {k_lap[at]:.2f}; a gap opened there is carried down to smaller "
+                        "t): D is not quadratic at that scale",
             "prior": "k(t) agrees but the prior is not Gaussian in z: the Laplace curve's second-order "
                      "expansion of log w misjudges the prior mass",
             "curvature": "the Laplace spectrum is not exact (Lanczos)",
