@@ -39,6 +39,7 @@ from bayesvol.model.model_class import ModelClass as ModelClass
 from bayesvol.model.model_class import ModelClassError as ModelClassError
 from bayesvol.regret.gap import mixture_gap as mixture_gap
 from bayesvol.regret.named_erm import erm_gd_fit as erm_gd_fit
+from bayesvol.regret.named_erm import flat_directions as flat_directions
 from bayesvol.regret.named_erm import min_norm_erm as min_norm_erm
 from bayesvol.regret.predictors import PREDICTORS as PREDICTORS
 from bayesvol.regret.predictors import predictive_log_loss as predictive_log_loss
@@ -132,6 +133,7 @@ __all__ = [
     "fisher",
     "fisher_spectrum",
     "fit",
+    "flat_directions",
     "gchisq_log_cdf",
     "gchisq_log_cdf_saddlepoint",
     "ggn",
