@@ -116,8 +116,8 @@ def _sgld_runner(mc: ModelClass, static: Static, batch: int, num_burnin: int,
 
         hessian = -jax.hessian(log_post)(start)
         # never wider than the prior: a direction the data barely curve at the start (a dead unit of a
-        # network) would otherwise get a huge step once the chain leaves the start (a safeguard: on the
-        # zoo's polynomial and MLP the prior's curvature is never the larger, so it changes nothing there)
+        # network) would otherwise get a huge step once the chain leaves the start (a safeguard: it left
+        # λ_max and the outcome unchanged on the zoo's polynomial and MLP, 3 data sets each)
         curvature = jnp.maximum(jnp.diag(hessian), -jnp.diag(jax.hessian(mc.log_prior)(start)))
         precond = 1.0 / jnp.where(curvature > 0, curvature, 1.0)
         # the preconditioned curvature's largest eigenvalue sets the stable step (the Hessian is formed
