@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs read; at run time each name loa
     from bayesvol.model.model_class import ModelClassError as ModelClassError
     from bayesvol.regret.gap import mixture_gap as mixture_gap
     from bayesvol.regret.named_erm import erm_gd_fit as erm_gd_fit
+    from bayesvol.regret.named_erm import flat_directions as flat_directions
     from bayesvol.regret.named_erm import min_norm_erm as min_norm_erm
     from bayesvol.regret.predictors import PREDICTORS as PREDICTORS
     from bayesvol.regret.predictors import predictive_log_loss as predictive_log_loss
@@ -127,6 +128,7 @@ _EXPORTS = {
     'ModelClassError': 'bayesvol.model.model_class',
     'mixture_gap': 'bayesvol.regret.gap',
     'erm_gd_fit': 'bayesvol.regret.named_erm',
+    'flat_directions': 'bayesvol.regret.named_erm',
     'min_norm_erm': 'bayesvol.regret.named_erm',
     'PREDICTORS': 'bayesvol.regret.predictors',
     'predictive_log_loss': 'bayesvol.regret.predictors',
@@ -253,6 +255,7 @@ __all__ = [
     "fisher",
     "fisher_spectrum",
     "fit",
+    "flat_directions",
     "gchisq_log_cdf",
     "gchisq_log_cdf_saddlepoint",
     "ggn",

@@ -52,9 +52,11 @@ def classes():
     }
 
 
-def run_class(name, zoo, reference, ref_options, laplace_ranks):
+def run_class(name, zoo, reference, ref_options, laplace_ranks, methods=None):
     """One mixture_gap call (the reference once per seed); wall times are medians over the seeds."""
     budgets = {"laplace_ggn": laplace_ranks, **BUDGETS}
+    if methods:
+        budgets = {k: v for k, v in budgets.items() if k in methods}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bv.SamplerWarning)
         ds = bv.mixture_gap(zoo.model_class, zoo, N, list(budgets), budgets, key=jax.random.PRNGKey(0),
@@ -147,6 +149,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--classes", nargs="*", default=None, help="substrings of the class names to run")
     parser.add_argument("--plot-only", action="store_true", help="redraw the figure and table from the JSON")
+    parser.add_argument("--methods", nargs="*", default=None,
+                        help="run only these methods (their rows replace the JSON's; the others are kept)")
     args = parser.parse_args()
     rows = json.loads(OUT.read_text()) if OUT.exists() else []
     if not args.plot_only:
@@ -154,9 +158,11 @@ def main():
             if args.classes and not any(c in name for c in args.classes):
                 continue
             start = time.perf_counter()
-            new = run_class(name, zoo, reference, options, ranks)
+            new = run_class(name, zoo, reference, options, ranks, args.methods)
             print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
-            rows = [r for r in rows if r["class"] != name] + new
+            replaced = {(r["class"], r["method"]) for r in new}
+            rows = [r for r in rows if (r["class"], r["method"]) not in replaced
+                    and (args.methods or r["class"] != name)] + new
             OUT.write_text(json.dumps(rows, indent=1))
     plot(rows)
     table(rows)

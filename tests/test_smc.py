@@ -1,6 +1,7 @@
 """Data-sequential SMC (bayesvol.inference.smc) and the regret curve it gives, against grid quadrature."""
 
 import functools
+import inspect
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +18,9 @@ TAU = 2.0
 NS = [5, 10, 20, 40]
 SEEDS = list(range(8))
 NUM_TEST = 100
+# sequential_smc's defaults (particles, HMC steps and leapfrog steps per move, ESS target)
+DEFAULT = {k: p.default for k, p in inspect.signature(sequential_smc).parameters.items()}
+N = DEFAULT["num_particles"]
 
 
 def grid_mixture(x, y, test_x, test_y, ns, half_width=8.0, h=0.04):
@@ -98,11 +102,12 @@ def test_run_is_deterministic_and_complete(logistic):
     two = sequential_smc(logistic.model_class, y, **options)
     for name in ("log_q", "particles", "log_weights", "ess", "num_gradients"):
         np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
-    assert one.log_q.shape == (40,) and one.particles.shape == (4, 256, 2)
+    assert one.log_q.shape == (40,) and one.particles.shape == (4, N, 2)
     np.testing.assert_allclose(np.cumsum(one.increments), one.log_q)
     np.testing.assert_allclose(logsumexp(one.log_weights, axis=1), 0.0, atol=1e-12)
     assert np.all(np.diff(one.log_q) < 0)  # a code length grows with t
-    assert one.total_gradients == int(one.num_resample.sum()) * 256 * (1 + 2 * 4) > 0
+    assert one.total_gradients == int(one.num_resample.sum()) * N * (
+        1 + DEFAULT["num_mcmc_steps"] * DEFAULT["num_integration_steps"]) > 0
     # a different key gives a different run
     other = sequential_smc(logistic.model_class, y, **{**options, "key": jax.random.PRNGKey(4)})
     assert not np.array_equal(other.log_q, one.log_q)
@@ -119,7 +124,8 @@ def test_tempering_bridges_a_surprising_datum(logistic):
     y = jnp.array([1, 1, 0, 0] * 10)
     run = sequential_smc(logistic.model_class, y, key=jax.random.PRNGKey(0), grid=NS, x=x)
     assert run.num_tempering.max() >= 2
-    assert run.ess.min() >= 0.5 * 256 * 0.99  # the bridge holds the ESS at the target (bisection tolerance)
+    # the bridge holds the ESS at the target (bisection tolerance)
+    assert run.ess.min() >= DEFAULT["target_ess"] * N * 0.99
     exact, _ = grid_mixture(x, y, x[None, :1], y[None, :1], [40])
     # one run without its stderr: a loose check that the bridge's increments add up
     assert abs(run.log_q[-1] - float(exact[0])) < 0.3
@@ -130,7 +136,7 @@ def test_degraded_runs_warn(logistic):
     options = {"key": jax.random.PRNGKey(0), "grid": NS, "x": cov["x"]}
     with pytest.warns(bv.SamplerWarning, match="acceptance 0.00.*distinct"):
         run = sequential_smc(logistic.model_class, y, num_mcmc_steps=0, **options)
-    assert run.total_gradients == int(run.num_resample.sum()) * 256 > 0
+    assert run.total_gradients == int(run.num_resample.sum()) * N > 0
     with pytest.warns(bv.SamplerWarning, match="ESS fell"):
         sequential_smc(logistic.model_class, y, target_ess=0.02, **options)
 

@@ -171,6 +171,7 @@ def default_experiment(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
             "batch_regret_erm_gd_se": float(regret["regret_stderr"].sel(predictor="erm_gd")[i]),
             "effective_dim": float(k_eff[i]),
             "regular_rate": 0.5 * zoo.dim * float(np.log(n)),
+            "erm_flat_directions": _flat_directions(regret, i),
         })
     last = rows[-1]
     sentence = (
@@ -271,6 +272,7 @@ def _print_default(result: Mapping[str, Any], html_path: Path) -> None:
               f"{_fmt(r['batch_regret_erm_min_norm'], r['batch_regret_erm_min_norm_se']):>17} "
               f"{_fmt(r['batch_regret_erm_gd'], r['batch_regret_erm_gd_se']):>17} {r['effective_dim']:>6.1f} "
               f"{r['regular_rate']:>10.1f}")
+    _print_flat_directions(result["rows"])
     print()
     print(result["interpretation"])
     sampler = result["sampler"]
@@ -278,6 +280,21 @@ def _print_default(result: Mapping[str, Any], html_path: Path) -> None:
           f"{sampler['max_rhat']:.3f}, min bulk ESS {sampler['min_ess_bulk']:.0f}, "
           f"{sampler['divergences']} divergences; trace and rank plots in the report.")
     print(f"Report: {html_path}  (figures, regret.nc, volume_*.nc, results.json in {result['out']})")
+
+
+def _flat_directions(regret: Any, i: int) -> float:
+    """Mean over seeds of d − rank(design) at the minimum-norm ERM (NaN where not in the dataset)."""
+    if "erm_flat_directions" not in regret:  # e.g. seeds resumed from an older run
+        return float("nan")
+    return float(regret["erm_flat_directions"].sel(predictor="erm_min_norm")[i].mean())
+
+
+def _print_flat_directions(rows: Any) -> None:
+    """One line under the default table: how many directions the ERMs leave free at each n."""
+    cells = [f"{r['n']}: {r['erm_flat_directions']:.1f}" if np.isfinite(r.get("erm_flat_directions", np.nan))
+             else f"{r['n']}: –" for r in rows]
+    print("ERM flat directions (d − numerical rank of the design at the fit, rcond = max(n, d)·ε; mean over "
+          "seeds; > 0: the ERMs are a set of that dimension) at n = " + ", ".join(cells))
 
 
 def _covariates(zoo: Any, options: Mapping[str, Any], key: jax.Array) -> dict[str, Any]:

@@ -65,13 +65,17 @@ class Prediction(NamedTuple):
     per-datum gradients ∇_z log P_z(x_i) the predictor took (training and test rows; a Hessian-vector
     product counts 2, the prior's gradient is not counted; None where not counted); ``erm_spread`` the
     largest distance ‖ẑ_k − ẑ‖ (z units) between the best fit and another start whose objective is as
-    good (within 1e-6 relative): > 0 when the empirical-risk minimizers are not a point.
+    good (within 1e-6 relative): > 0 when the empirical-risk minimizers are not a point;
+    ``erm_flat_directions`` d − the numerical rank of the training outputs' Jacobian at an ERM fit
+    (:func:`bayesvol.regret.named_erm.flat_directions`): > 0 when the minimizers are a set of that
+    dimension near the fit, which the spread misses where no other start reaches the same objective.
     """
 
     log_prob: Array
     posterior: Posterior | None = None
     gradient_evaluations: int | None = None
     erm_spread: float | None = None
+    erm_flat_directions: int | None = None
 
 
 class Predictor(Protocol):
@@ -120,8 +124,8 @@ class PredictiveLoss(NamedTuple):
     """Per-datum log loss −log q(y_j | x_j; S) of a predictor (nats); ``inf`` where q = 0.
 
     ``posterior`` is the NUTS fit behind a sampled "mixture" (its R-hat, ESS, divergences), else None;
-    ``gradient_evaluations`` and ``erm_spread`` as in :class:`Prediction`; ``code_length`` ± ``stderr``
-    the mean over the test rows.
+    ``gradient_evaluations``, ``erm_spread`` and ``erm_flat_directions`` as in :class:`Prediction`;
+    ``code_length`` ± ``stderr`` the mean over the test rows.
     """
 
     log_loss: Array
@@ -130,6 +134,7 @@ class PredictiveLoss(NamedTuple):
     posterior: Posterior | None = None
     gradient_evaluations: int | None = None
     erm_spread: float | None = None
+    erm_flat_directions: int | None = None
 
     @property
     def code_length(self) -> float:
@@ -248,9 +253,15 @@ def _plugin(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], t
             test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
             options: Mapping[str, Any]) -> Array:
     """Plug-in P_θ̂, θ̂ the best L-BFGS start's ML fit (its limit along the escape ray when not attained)."""
+    # imported here: named_erm imports this module (it registers its predictors here)
+    from bayesvol.regret.named_erm import flat_directions
+
     fitted = _erm_fit(mc, train, train_covariates, key, num_train, "none", options["num_starts"])
+    flat = None if bool(fitted.escaped) else flat_directions(mc, fitted.z, train, train_covariates,
+                                                             num_rows=num_train)
     return Prediction(plugin_log_prob(mc, fitted, test, test_covariates),
-                      gradient_evaluations=lbfgs_gradients(fitted, num_train), erm_spread=erm_spread(fitted))
+                      gradient_evaluations=lbfgs_gradients(fitted, num_train), erm_spread=erm_spread(fitted),
+                      erm_flat_directions=flat)
 
 
 def _map(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], test: Array,
@@ -381,4 +392,5 @@ def predictive_log_loss(
     prediction = out if isinstance(out, Prediction) else Prediction(out)
     loss = -jnp.asarray(prediction.log_prob)
     return PredictiveLoss(loss, int(jnp.sum(jnp.isinf(loss))), predictor, prediction.posterior,
-                          prediction.gradient_evaluations, prediction.erm_spread)
+                          prediction.gradient_evaluations, prediction.erm_spread,
+                          prediction.erm_flat_directions)

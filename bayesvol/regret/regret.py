@@ -353,9 +353,12 @@ def regret_curve(
         test log loss was +∞; ``gradient_evaluations`` (predictor, n, seed): per-datum gradients each
         predictor took, where counted; ``erm_spread`` (predictor, n, seed): for an ERM from several
         starts, the largest distance (z units) between the best fit and another start's equally good
-        one (> 0: the empirical-risk minimizers are not a point); with volume curves, ``bound_gibbs`` /
-        ``bound_ball`` (curve, n); with a sampled mixture, its NUTS fit per (n, seed): ``fit_rhat``
-        (largest R-hat; NaN with one chain),
+        one (> 0: the empirical-risk minimizers are not a point); ``erm_flat_directions`` (predictor, n,
+        seed): for an ERM ("plugin", "erm_min_norm", "erm_gd"), d − the numerical rank of the Jacobian
+        of the training rows' outputs at the fit (rcond = max(rows, d)·ε), the dimension of the set of
+        minimizers near it, which the spread misses where no other start reaches it; with volume curves,
+        ``bound_gibbs`` / ``bound_ball`` (curve, n); with a sampled mixture, its NUTS fit per (n, seed):
+        ``fit_rhat`` (largest R-hat; NaN with one chain),
         ``fit_ess_bulk`` (smallest bulk ESS), ``fit_divergences`` and ``fit_ok`` — one
         :class:`~bayesvol.SamplerWarning` sums up the fits that failed a diagnostic. With the SMC mixture,
         per (n, seed): ``smc_ess`` (ESS of the weighted sample kept at n, particles), ``smc_ess_min``
@@ -402,6 +405,7 @@ def regret_curve(
     # each predictor's cost and, for an ERM, how far apart its starts' equally good fits lie (NaN: none)
     gradients = np.full((len(predictors), len(ns), len(seeds)), np.nan)
     spread = np.full((len(predictors), len(ns), len(seeds)), np.nan)
+    flat = np.full((len(predictors), len(ns), len(seeds)), np.nan)
     for j, seed in enumerate(seeds):
         key_s = jax.random.fold_in(key, seed)
         key_data, key_test, key_fit, key_smc = jax.random.split(key_s, 4)
@@ -455,6 +459,8 @@ def regret_curve(
                     gradients[p, i, j] = loss.gradient_evaluations
                 if loss.erm_spread is not None:
                     spread[p, i, j] = loss.erm_spread
+                if loss.erm_flat_directions is not None:
+                    flat[p, i, j] = loss.erm_flat_directions
                 regret[p, i, j] = float(np.mean(np.asarray(loss.log_loss) + log_ref_test))
         if on_seed is not None:
             on_seed(seed)
@@ -481,6 +487,12 @@ def regret_curve(
         ds["gradient_evaluations"] = (dims, gradients)
     if np.isfinite(spread).any():
         ds["erm_spread"] = (dims, spread)
+    if np.isfinite(flat).any():
+        ds["erm_flat_directions"] = (dims, flat)
+        ds["erm_flat_directions"].attrs.update(
+            description="d − numerical rank of the training outputs' Jacobian at the ERM fit (NaN: not "
+                        "an ERM, or a likelihood without η)",
+            rcond="max(rows, d)·ε₆₄ × the largest singular value")
     if volume_curves is not None:
         curves = {"volume": volume_curves} if isinstance(volume_curves, VolumeCurve) else dict(volume_curves)
         gibbs, ball = zip(*(volume_bounds(c, ns) for c in curves.values()), strict=True)
