@@ -48,8 +48,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs read; at run time each name loa
     from bayesvol.model.model_class import ModelClassError as ModelClassError
     from bayesvol.regret.gap import mixture_gap as mixture_gap
     from bayesvol.regret.named_erm import erm_gd_fit as erm_gd_fit
-    from bayesvol.regret.named_erm import flat_directions as flat_directions
     from bayesvol.regret.named_erm import min_norm_erm as min_norm_erm
+    from bayesvol.regret.outputs import flat_directions as flat_directions
     from bayesvol.regret.predictors import PREDICTORS as PREDICTORS
     from bayesvol.regret.predictors import predictive_log_loss as predictive_log_loss
     from bayesvol.regret.predictors import register_predictor as register_predictor
@@ -128,8 +128,8 @@ _EXPORTS = {
     'ModelClassError': 'bayesvol.model.model_class',
     'mixture_gap': 'bayesvol.regret.gap',
     'erm_gd_fit': 'bayesvol.regret.named_erm',
-    'flat_directions': 'bayesvol.regret.named_erm',
     'min_norm_erm': 'bayesvol.regret.named_erm',
+    'flat_directions': 'bayesvol.regret.outputs',
     'PREDICTORS': 'bayesvol.regret.predictors',
     'predictive_log_loss': 'bayesvol.regret.predictors',
     'register_predictor': 'bayesvol.regret.predictors',

@@ -41,6 +41,12 @@ from bayesvol.errors import InputError
 from bayesvol.model.covariates import Static, thaw
 from bayesvol.model.model_class import Array, ModelClass
 from bayesvol.regret.erm import ErmFit, erm, prior_draws
+from bayesvol.regret.outputs import (
+    likelihood_family,
+    observed_outputs,
+    observed_site_at,
+    per_datum_log_prob,
+)
 from bayesvol.regret.predictors import (
     Prediction,
     lbfgs_gradients,
@@ -92,56 +98,6 @@ def positive_float_option(options: Mapping[str, Any], name: str, default: float)
 
 
 # ------------------------------------------------------------------------------- the observed outputs
-def _base(fn: Any) -> Any:
-    """The innermost distribution of ``fn`` (under Independent, Expanded, Masked wrappers)."""
-    while hasattr(fn, "base_dist"):
-        fn = fn.base_dist
-    return fn
-
-
-def likelihood_family(fn: Any) -> str:
-    """"normal", "bernoulli", "categorical" for those base distributions, else the class name."""
-    import numpyro.distributions as dist
-
-    base = _base(fn)
-    if isinstance(base, dist.Normal):
-        return "normal"
-    if isinstance(base, dist.BernoulliProbs | dist.BernoulliLogits):
-        return "bernoulli"
-    if isinstance(base, dist.CategoricalProbs | dist.CategoricalLogits):
-        return "categorical"
-    return type(base).__name__
-
-
-def observed_site_at(mc: ModelClass, z: Array, covariates: Mapping[str, Any]) -> Any:
-    """The observed site of the trace at flat z with the given (resolved) covariates."""
-    return mc.observed_trace(mc.unflatten(z), covariates)[mc.observed_site]
-
-
-def observed_outputs(mc: ModelClass, family: str, z: Array, covariates: Mapping[str, Any]
-                     ) -> tuple[Array, Array]:
-    """(η, the fixed Normal scale or 0): η the Normal mean or the logits of the base distribution."""
-    base = _base(observed_site_at(mc, z, covariates)["fn"])
-    if family == "normal":
-        return jnp.asarray(base.loc), jnp.asarray(base.scale)
-    return jnp.asarray(base.logits), jnp.zeros(())
-
-
-def per_datum_log_prob(mc: ModelClass, family: str, site: Any, eta: Array, scale: Array,
-                        data: Array) -> Array:
-    """Per-datum log p(data_i | η_i) with the base distribution's parameter replaced by η."""
-    import numpyro.distributions as dist
-
-    if family == "normal":
-        inner = dist.Normal(eta, scale)
-    elif family == "bernoulli":
-        inner = dist.Bernoulli(logits=eta)
-    else:
-        inner = dist.Categorical(logits=eta)
-    # the wrappers only sum event dimensions (Independent) or broadcast (Expanded): per_datum does both
-    return mc.per_datum(site, inner.log_prob(data))
-
-
 # ------------------------------------------------------------------------------------------ laplace_ggn
 class _Laplace:
     """The Gaussian N(ẑ, Σ) of the linearized Laplace approximation, Σ = L (I − U diag(c) Uᵀ) Lᵀ.

@@ -38,84 +38,21 @@ import optax.tree_utils as otu
 from bayesvol.errors import InputError
 from bayesvol.model.covariates import Static, thaw
 from bayesvol.model.model_class import Array, ModelClass
-from bayesvol.regret.approx import (
+from bayesvol.regret.approx import option_value, positive_float_option, positive_int_option
+from bayesvol.regret.erm import log_likelihood, prior_draws
+from bayesvol.regret.outputs import (
+    FLAT_FAMILIES,
+    flat_directions,
     likelihood_family,
     observed_outputs,
     observed_site_at,
-    option_value,
-    positive_float_option,
-    positive_int_option,
 )
-from bayesvol.regret.erm import log_likelihood, prior_draws
 from bayesvol.regret.predictors import Prediction, register_predictor
 
 __all__ = ["FLAT_FAMILIES", "NAMED_ERMS", "erm_gd_fit", "flat_directions", "min_norm_erm"]
 
 #: The named empirical-risk minimizers this module registers.
 NAMED_ERMS = ("erm_min_norm", "erm_gd")
-#: Likelihood families whose outputs η (Normal mean, logits) :func:`flat_directions` differentiates.
-FLAT_FAMILIES = ("normal", "bernoulli", "categorical")
-
-
-@functools.lru_cache(maxsize=64)
-def _jacobian_fn(mc: ModelClass, family: str, static: Static) -> Callable[..., tuple[Array, Array]]:
-    """Compiled (z, rows) -> (J = ∂η/∂z of every row's outputs, flattened rows first; the Normal scale)."""
-
-    def jacobian(z: Array, rows: Mapping[str, Array]) -> tuple[Array, Array]:
-        cov = {**thaw(static), **rows}
-
-        def outputs(z: Array) -> Array:
-            return observed_outputs(mc, family, z, cov)[0].reshape(-1)
-
-        return jax.jacrev(outputs)(z), observed_outputs(mc, family, z, cov)[1]
-
-    return jax.jit(jacobian)
-
-
-def flat_directions(mc: ModelClass, z: Array, data: Any, covariates: Mapping[str, Any], *,
-                    num_rows: int | None = None, rcond: float | None = None) -> int | None:
-    """Dimension d − rank(J) of the flat set, J = ∂η/∂z at z on the first ``num_rows`` rows (float64 SVD).
-
-    η: the Normal mean (rows scaled by 1/σ) or the Bernoulli/categorical logits; singular values below
-    ``rcond`` · s_max count as 0, default rcond = max(rows·k, d)·ε₆₄ (NumPy's ``matrix_rank``). None for
-    another likelihood family or a non-finite z (an escaped fit): unknown, never a number. Not counted
-    as a predictor's cost: one Jacobian of the training outputs (rows·k per-datum gradients), a report,
-    not part of the fit.
-    """
-    z = jnp.asarray(z, dtype=jnp.float64)
-    if z.shape != (mc.dim,):
-        raise InputError(f"z must be a flat parameter vector of shape ({mc.dim},), got shape {z.shape}")
-    if rcond is not None and not 0 <= float(rcond) < 1:
-        raise InputError(f"rcond must lie in [0, 1), got {rcond!r}")
-    rows_given = int(jnp.shape(data)[0]) if jnp.ndim(data) else 0
-    if num_rows is not None and not 1 <= int(num_rows) <= rows_given:
-        raise InputError(f"num_rows = {num_rows} must lie in [1, {rows_given}] (the rows of data)")
-    if not bool(jnp.all(jnp.isfinite(z))):
-        return None
-    covariates = dict(covariates)
-    family = likelihood_family(observed_site_at(mc, z, covariates)["fn"])
-    if family not in FLAT_FAMILIES:
-        return None
-    data = jnp.asarray(data)
-    rows_total = int(data.shape[0])
-    rows = rows_total if num_rows is None else int(num_rows)
-    rowwise, static = mc.row_layout.split(covariates)
-    jac, scale = _jacobian_fn(mc, family, static)(z, rowwise)
-    jac = np.asarray(jac, np.float64)
-    cut = rows * (jac.shape[0] // max(rows_total, 1))  # outputs of the first rows (rows first)
-    a = jac[:cut]
-    if family == "normal":
-        a = a / np.broadcast_to(np.asarray(scale, np.float64), (jac.shape[0],))[:cut, None]
-    if a.size == 0:
-        return int(mc.dim)
-    s = np.linalg.svd(a, compute_uv=False)
-    if rcond is None:
-        rcond = max(a.shape) * float(np.finfo(np.float64).eps)
-    if not s[0] > 0:
-        return int(mc.dim)
-    return int(mc.dim) - int(np.sum(s > float(rcond) * s[0]))
-
-
 @functools.lru_cache(maxsize=64)
 def _design_fn(mc: ModelClass, static: Static) -> Callable[..., tuple[Array, ...]]:
     """Compiled (data, rows) -> mean, Jacobian and scale of the Normal outputs at z = 0 and at a probe."""

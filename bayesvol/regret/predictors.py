@@ -36,6 +36,7 @@ from bayesvol.model.covariates import Static, thaw
 from bayesvol.model.covariates import num_rows as _num_rows
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 from bayesvol.regret.erm import ErmFit, erm, log_likelihood, plugin_log_prob, prior_draws
+from bayesvol.regret.outputs import flat_directions
 from bayesvol.regret.sgld import sgld
 
 __all__ = [
@@ -67,7 +68,7 @@ class Prediction(NamedTuple):
     largest distance ‖ẑ_k − ẑ‖ (z units) between the best fit and another start whose objective is as
     good (within 1e-6 relative): > 0 when the empirical-risk minimizers are not a point;
     ``erm_flat_directions`` d − the numerical rank of the training outputs' Jacobian at an ERM fit
-    (:func:`bayesvol.regret.named_erm.flat_directions`): > 0 when the minimizers are a set of that
+    (:func:`bayesvol.regret.outputs.flat_directions`): > 0 when the minimizers are a set of that
     dimension near the fit, which the spread misses where no other start reaches the same objective.
     """
 
@@ -253,9 +254,6 @@ def _plugin(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], t
             test_covariates: Mapping[str, Any], *, key: Array, num_train: int,
             options: Mapping[str, Any]) -> Array:
     """Plug-in P_θ̂, θ̂ the best L-BFGS start's ML fit (its limit along the escape ray when not attained)."""
-    # imported here: named_erm imports this module (it registers its predictors here)
-    from bayesvol.regret.named_erm import flat_directions
-
     fitted = _erm_fit(mc, train, train_covariates, key, num_train, "none", options["num_starts"])
     flat = None if bool(fitted.escaped) else flat_directions(mc, fitted.z, train, train_covariates,
                                                              num_rows=num_train)
