@@ -6,6 +6,9 @@ them once and pickles (row, curve) per case; ``benchmarks/bench_lambda_refit.py`
 * ``table``: the six cases of ``bayesvol lambda`` with its default keys (split of PRNGKey(0)), N = 64, R = 8;
 * ``calib-linreg`` / ``calib-mixture``: the calibration set of RESULTS.md (N = 32 × R = 4, eps2 = 1e-8 … 1e-2,
   13 radii, seeds 100 … 109, 50 covariate rows);
+* ``crossing24`` / ``crossing44``: the normal crossings θ1²θ2⁴ (m = 1) and θ1⁴θ2⁴ (m = 2) at the table's
+  defaults, seeds PRNGKey(1 … 5);
+
 (devinterp's reduced-rank sizes: ``bench_devinterp.py --save DIR``.)
 
 Usage: ``python benchmarks/lambda_curves.py OUTDIR JOB [JOB ...]`` (each case saved as it finishes).
@@ -48,6 +51,12 @@ def main() -> None:
             for seed in range(100, 110):
                 row, curve, _ = lambda_case(zoo, np.geomspace(1e-8, 1e-2, 13), jax.random.PRNGKey(seed),
                                             num_live=32, num_runs=4, rows=50)
+                _save(out, f"{job}_{seed}", row, curve)
+        elif job.startswith("crossing"):  # crossing24 / crossing44: seeds 1 … 5 at the table's defaults
+            powers = (1, 2) if job == "crossing24" else (2, 2)
+            for seed in range(1, 6):
+                row, curve, _ = lambda_case(models.normal_crossing(powers=powers), lambda_eps2(),
+                                            jax.random.PRNGKey(seed))
                 _save(out, f"{job}_{seed}", row, curve)
         else:
             raise SystemExit(f"unknown job {job!r}")
