@@ -21,7 +21,8 @@ Usage: ``python benchmarks/bench_devinterp.py [--quick] [--sizes 1,2] [--max-dra
 [--save DIR] [--devinterp-only]``. ``--sizes``: indices into SIZES; ``--max-draws 0``: no matched devinterp
 run; ``--save DIR``: pickle each bayesvol (row, curve) so that the fit can be re-run on it
 (benchmarks/bench_lambda_refit.py); ``--devinterp-only``: no bayesvol run, devinterp documented and with
-``--max-draws`` draws per chain (a larger budget than its documented 2,000).
+``--max-draws`` draws per chain for the first size (a larger budget than its documented 2,000);
+``--bayesvol-only``: no devinterp run.
 """
 
 from __future__ import annotations
@@ -86,7 +87,10 @@ def main() -> None:
     parser.add_argument("--sizes", default=None, help="comma-separated indices into SIZES (default: all)")
     parser.add_argument("--save", default=None, help="folder for each size's pickled bayesvol (row, curve)")
     parser.add_argument("--devinterp-only", action="store_true",
-                        help="skip bayesvol; devinterp documented and at --max-draws draws per chain")
+                        help="skip bayesvol; devinterp documented, and for the first size also at "
+                             "--max-draws "
+                             "draws per chain (when > 2000)")
+    parser.add_argument("--bayesvol-only", action="store_true", help="skip devinterp")
     args = parser.parse_args()
     sizes = SIZES[:1] if args.quick else SIZES
     if args.sizes:
@@ -100,7 +104,8 @@ def main() -> None:
         i = SIZES.index((m, h, n))  # the key of a size does not depend on which sizes run
         lam, _ = reduced_rank_learning_coefficient(m, n, h, 0)
         if args.devinterp_only:
-            for draws in (2000, args.max_draws):
+            larger = (args.max_draws,) if args.max_draws > 2000 and (m, h, n) == sizes[0] else ()
+            for draws in (2000, *larger):
                 start = time.perf_counter()
                 est, sd, evals = devinterp_llc(m, h, n, num_draws=draws)
                 print(f"  devinterp {(m, h, n)} λ = {lam}: {draws} draws/chain: {est:.3f} ± {sd:.3f} "
@@ -118,6 +123,8 @@ def main() -> None:
               f"m̂ = {row['m_hat']}, window {row['window']}, χ² {row['chi2']:.1f}/{row['dof']}, "
               f"{row['evaluations']} evaluations, "
               f"{row['seconds']:.0f} s", flush=True)
+        if args.bayesvol_only:
+            continue
         start = time.perf_counter()
         doc, doc_sd, doc_evals = devinterp_llc(m, h, n)
         doc_s = time.perf_counter() - start

@@ -203,6 +203,8 @@ def test_bad_inputs(mixture_curve):
         bv.learning_coefficient(laplace)
     with pytest.raises(bv.InputError, match="multiplicity must be an integer ≥ 1"):
         bv.learning_coefficient(mixture_curve, multiplicity=0)
+    with pytest.raises(bv.InputError, match="shift_penalty must be ≥ 0"):
+        bv.learning_coefficient(mixture_curve, shift_penalty=-1.0)
     with pytest.raises(bv.InputError, match="t_max must be in"):
         bv.learning_coefficient(mixture_curve, t_max=2.0)
     with pytest.raises(bv.InputError, match="needs ≥ 4 radii"):
