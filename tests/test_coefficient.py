@@ -209,3 +209,18 @@ def test_bad_inputs(mixture_curve):
         bv.learning_coefficient(mixture_curve, t_max=2.0)
     with pytest.raises(bv.InputError, match="needs ≥ 4 radii"):
         bv.learning_coefficient(mixture_curve, t_max=1e-7)
+
+
+@pytest.mark.slow
+def test_m2_crossing_on_a_nested_curve():
+    # θ1⁴θ2⁴ (λ = ¼, m = 2) on a default-size nested curve (the λ table's settings and key): λ̂ within 4 of
+    # its s.e. and m never read as 1, where its m = 1 fit alone is > 4 of its own s.e. off (the old table)
+    zoo = models.normal_crossing(powers=(2, 2))
+    key_cov, key_run = jax.random.split(jax.random.split(jax.random.PRNGKey(0), 6)[3])
+    curve = bv.sampled_volume(zoo.model_class, zoo.true_params, np.geomspace(1e-8, 1e-2, 13), key=key_run,
+                              num_live=64, num_runs=8, progress=False, **zoo.sample_covariates(key_cov, 50))
+    fit = bv.learning_coefficient(curve)
+    assert abs(fit.learning_coefficient - 0.25) < 4 * fit.stderr and fit.stderr < 0.05, fit
+    assert fit.multiplicity != 1
+    m1 = next(f for f in fit.fits if f.multiplicity == 1)
+    assert abs(m1.learning_coefficient - 0.25) > 4 * m1.stderr
