@@ -17,14 +17,21 @@ Printed: λ, the estimates, |λ̂ − λ|/λ and the evaluations of each, and wa
 is devinterp's relative error over bayesvol's, measured in the same run. Needs the ``bench`` extra
 (devinterp 1.3.2, CPU PyTorch): ``pip install -e ".[bench]"``.
 
-Usage: ``python benchmarks/bench_devinterp.py [--quick] [--max-draws 20000]``.
+Usage: ``python benchmarks/bench_devinterp.py [--quick] [--sizes 1,2] [--max-draws 20000] [--live 64 --runs 8]
+[--save DIR] [--devinterp-only]``. ``--sizes``: indices into SIZES; ``--max-draws 0``: no matched devinterp
+run; ``--save DIR``: pickle each bayesvol (row, curve) so that the fit can be re-run on it
+(benchmarks/bench_lambda_refit.py); ``--devinterp-only``: no bayesvol run, devinterp documented and with
+``--max-draws`` draws per chain for the first size (a larger budget than its documented 2,000);
+``--bayesvol-only``: no devinterp run.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import time
 import warnings
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -77,28 +84,54 @@ def main() -> None:
                         help="cap on devinterp's matched draws per chain")
     parser.add_argument("--live", type=int, default=32, help="bayesvol's live points per run")
     parser.add_argument("--runs", type=int, default=4, help="bayesvol's independent runs")
+    parser.add_argument("--sizes", default=None, help="comma-separated indices into SIZES (default: all)")
+    parser.add_argument("--save", default=None, help="folder for each size's pickled bayesvol (row, curve)")
+    parser.add_argument("--devinterp-only", action="store_true",
+                        help="skip bayesvol; devinterp documented, and for the first size also at "
+                             "--max-draws "
+                             "draws per chain (when > 2000)")
+    parser.add_argument("--bayesvol-only", action="store_true", help="skip devinterp")
     args = parser.parse_args()
     sizes = SIZES[:1] if args.quick else SIZES
+    if args.sizes:
+        sizes = [SIZES[int(i)] for i in args.sizes.split(",")]
     eps2 = np.geomspace(1e-6, 1e-2, 9)
     print(f"{'(M,H,N)':>9} {'λ':>5} | {'bayesvol λ̂':>15} {'m̂':>3} {'rel':>6} {'evals':>9} {'s':>5} | "
           f"{'devinterp doc.':>15} {'rel':>6} {'evals':>7} {'s':>5} | {'devinterp matched':>17} {'rel':>6} "
           f"{'evals':>9} {'s':>5} | ratio")
     rows = []
-    for i, (m, h, n) in enumerate(sizes):
+    for m, h, n in sizes:
+        i = SIZES.index((m, h, n))  # the key of a size does not depend on which sizes run
         lam, _ = reduced_rank_learning_coefficient(m, n, h, 0)
+        if args.devinterp_only:
+            larger = (args.max_draws,) if args.max_draws > 2000 and (m, h, n) == sizes[0] else ()
+            for draws in (2000, *larger):
+                start = time.perf_counter()
+                est, sd, evals = devinterp_llc(m, h, n, num_draws=draws)
+                print(f"  devinterp {(m, h, n)} λ = {lam}: {draws} draws/chain: {est:.3f} ± {sd:.3f} "
+                      f"(|λ̂ − λ|/λ = {abs(est - lam) / lam:.1%}), {evals} gradient steps, "
+                      f"{time.perf_counter() - start:.0f} s", flush=True)
+            continue
         zoo = models.reduced_rank_regression(m_in=m, n_out=n, hidden=h, rank=0)
-        row, _, _ = lambda_case(zoo, eps2, jax.random.PRNGKey(i), num_live=args.live, num_runs=args.runs,
-                                rows=50)
+        row, curve, _ = lambda_case(zoo, eps2, jax.random.PRNGKey(i), num_live=args.live, num_runs=args.runs,
+                                    rows=50)
+        if args.save:
+            Path(args.save).mkdir(parents=True, exist_ok=True)
+            with open(Path(args.save) / f"rrr_{m}{h}{n}.pkl", "wb") as f:
+                pickle.dump({"row": row, "curve": curve}, f)
         print(f"  bayesvol {(m, h, n)}: λ̂ = {row['lambda_hat']:.3f} ± {row['stderr']:.3f}, "
               f"m̂ = {row['m_hat']}, window {row['window']}, χ² {row['chi2']:.1f}/{row['dof']}, "
               f"{row['evaluations']} evaluations, "
               f"{row['seconds']:.0f} s", flush=True)
+        if args.bayesvol_only:
+            continue
         start = time.perf_counter()
         doc, doc_sd, doc_evals = devinterp_llc(m, h, n)
         doc_s = time.perf_counter() - start
         draws = min(args.max_draws, max(1, row["evaluations"] // 3))
         start = time.perf_counter()
-        matched, _, matched_evals = devinterp_llc(m, h, n, num_draws=draws)
+        matched, _, matched_evals = (devinterp_llc(m, h, n, num_draws=draws) if draws > 0
+                                     else (float("nan"), float("nan"), 0))
         matched_s = time.perf_counter() - start
         rel_bv, rel_doc, rel_matched = (abs(v - lam) / lam for v in (row["lambda_hat"], doc, matched))
         rows.append((m, h, n, lam, row, doc, matched))

@@ -12,7 +12,7 @@ regression y = BAx + noise (A 2×3, B 3×2, rank-1 truth): λ = 3.5 with multipl
 information has rank 5. Its level sets are thin curved tubes around a cross-shaped variety; the sampler
 detects that D is singular and adds slice moves along single parameters, without which it does not mix.
 The λ table: for the zoo's singular cases (and one regular class) λ and its multiplicity m are read off
-dedicated nested curves by ``bv.learning_coefficient`` (a GLS fit of log V = λ log t + (m−1) log log(1/t) + c
+dedicated nested curves by ``bv.learning_coefficient`` (a fit of log V = λ log t + (m−1) log(log(1/t) + b) + c
 with the curve's correlated errors) and set against the published values; ``lambda.png`` shows k(t)
 approaching 2λ. Run ``python examples/06_singular_models.py [--small] [--out DIR]``; writes
 ``singular.png``, ``lambda.png``, ``table.txt`` and ``lambda.txt`` into ``examples-out/singular_models/``.

@@ -5,10 +5,12 @@ import itertools
 import jax
 import numpy as np
 import pytest
+from scipy import integrate
+from scipy.stats import norm
 
 import bayesvol as bv
 import bayesvol_zoo as models
-from bayesvol.volume.coefficient import _gls, log_volume_covariance
+from bayesvol.volume.coefficient import _fit_curve, _fit_multiplicity, _gls, log_volume_covariance
 from bayesvol_zoo.learning_coefficients import (
     deep_linear_learning_coefficient,
     normal_crossing_learning_coefficient,
@@ -91,6 +93,76 @@ def test_gls_fit_is_calibrated_and_tells_the_multiplicity():
     assert fits[2].chi2 < 40 and fits[1].chi2 - fits[2].chi2 > 100 and fits[3].chi2 - fits[2].chi2 > 100
 
 
+# ------------------------------------------------------- the m ≥ 2 form with its shift b, exact curves
+def _exact_crossing_44(t: np.ndarray) -> np.ndarray:
+    """log V(t) of the normal crossing D = ½ θ1⁴θ2⁴, θ ~ N(0, I₂) (λ = ¼, m = 2), by quadrature.
+
+    D ≤ t ⟺ |θ2| ≤ c/|θ1| with c = (2t)^{1/4}, so V = E[2Φ(c/|θ1|) − 1] = 2∫₀^∞ φ(x)(2Φ(c/x) − 1) dx,
+    integrated in s = log x (the integrand's feature sits at x ≈ c).
+    """
+    out = []
+    for c in (2 * t) ** 0.25:
+        f = lambda s, c=c: np.exp(s) * norm.pdf(np.exp(s)) * (2 * norm.cdf(c * np.exp(-s)) - 1)  # noqa: E731
+        v, _ = integrate.quad(f, -60, 5, points=[np.log(c)], limit=400, epsabs=0, epsrel=1e-12)
+        out.append(np.log(2 * v))
+    return np.asarray(out)
+
+
+def _nested_like_cov(log_v: np.ndarray, num_live: int, num_runs: int) -> np.ndarray:
+    """Nested sampling's covariance of log V across t (a shrinkage random walk): min(H_a, H_b)/(N R).
+
+    H = −log V (the depth in nats); the curve's own covariance is :func:`log_volume_covariance`.
+    """
+    depth = -log_v
+    return np.minimum.outer(depth, depth) / (num_live * num_runs)
+
+
+def _fit(t, y, cov, **kw):
+    options = {"num_evaluations": 0, "multiplicity": None, "t_max": 0.1, "min_points": 4,
+               "max_multiplicity": 3, "p_min": 0.01, "delta_chi2": 6.63} | kw
+    return _fit_curve(t, y, cov, **options)
+
+
+def test_exact_m2_crossing_needs_the_shift():
+    # the exact curve of θ1⁴θ2⁴ on the λ table's radii, with the errors of a default nested run (N 64, R 8):
+    # the form with b recovers λ = ¼ within its error bar and never reads m = 1; without b (b = 0) the m = 2
+    # fit misses by > 4 s.e. and the m = 1 fit by 30 % (what the table showed before)
+    t = np.geomspace(1e-8, 1e-2, 13)
+    y = _exact_crossing_44(t)
+    cov = _nested_like_cov(y, 64, 8)
+    fit = _fit(t, y, cov)
+    assert abs(fit.learning_coefficient - 0.25) < 4 * fit.stderr and fit.stderr < 0.025, fit
+    assert abs(fit.learning_coefficient - 0.25) < 0.1 * 0.25
+    assert fit.multiplicity in (2, None) and fit.multiplicity_used != 1 and fit.asymptotic
+    m2 = next(f for f in fit.fits if f.multiplicity == 2)
+    assert abs(m2.learning_coefficient - 0.25) < 4 * m2.stderr and m2.stderr < 0.01 and np.isfinite(m2.shift)
+    m1 = next(f for f in fit.fits if f.multiplicity == 1)
+    assert m1.chi2 - m2.chi2 > 8.63  # the log factor is seen: b's parameter pays for itself
+    no_shift = _gls(t, y, cov, 2)
+    assert abs(no_shift.learning_coefficient - 0.25) > 4 * no_shift.stderr
+    assert abs(m1.learning_coefficient - 0.25) > 0.25 * 0.25
+    given = _fit(t, y, cov, multiplicity=2)
+    assert given.multiplicity == 2 and abs(given.learning_coefficient - 0.25) < 4 * given.stderr
+
+
+def test_shift_profile_is_calibrated_and_nests_the_linear_fit():
+    # log V = λ log t + log(log(1/t) + b) + c, b = 3, plus nested-like random-walk noise: the m = 2 fit's
+    # profile-likelihood s.e. (b free) has z-scores of unit spread; the b → ∞ end of the m = 2 family is the
+    # m = 1 fit, so an exactly linear log V gives λ exactly, m undetermined (never 2 or 3)
+    rng = np.random.default_rng(1)
+    t = np.geomspace(1e-8, 1e-2, 13)
+    truth = 0.25 * np.log(t) + np.log(np.log(1 / t) + 3.0) - 1.0
+    cov = _nested_like_cov(truth, 16, 8)
+    chol = np.linalg.cholesky(cov)
+    z = np.array([(f.learning_coefficient - 0.25) / f.stderr for f in
+                  (_fit_multiplicity(t, truth + chol @ rng.normal(size=t.size), cov, 2) for _ in range(150))])
+    assert abs(z.mean()) < 4 / np.sqrt(z.size) and abs(z.std() - 1) < 0.2, (z.mean(), z.std())
+    line = 0.8 * np.log(t) - 0.5
+    flat = _fit(t, line, _nested_like_cov(line, 64, 8))
+    assert flat.multiplicity is None and flat.multiplicity_used == 1
+    assert abs(flat.learning_coefficient - 0.8) < 1e-6 and all(f.chi2 < 1e-12 for f in flat.fits)
+
+
 # --------------------------------------------------------------------------- on a nested curve
 @pytest.fixture(scope="module")
 def mixture_curve():
@@ -131,7 +203,24 @@ def test_bad_inputs(mixture_curve):
         bv.learning_coefficient(laplace)
     with pytest.raises(bv.InputError, match="multiplicity must be an integer ≥ 1"):
         bv.learning_coefficient(mixture_curve, multiplicity=0)
+    with pytest.raises(bv.InputError, match="shift_penalty must be ≥ 0"):
+        bv.learning_coefficient(mixture_curve, shift_penalty=-1.0)
     with pytest.raises(bv.InputError, match="t_max must be in"):
         bv.learning_coefficient(mixture_curve, t_max=2.0)
     with pytest.raises(bv.InputError, match="needs ≥ 4 radii"):
         bv.learning_coefficient(mixture_curve, t_max=1e-7)
+
+
+@pytest.mark.slow
+def test_m2_crossing_on_a_nested_curve():
+    # θ1⁴θ2⁴ (λ = ¼, m = 2) on a default-size nested curve (the λ table's settings and key): λ̂ within 4 of
+    # its s.e. and m never read as 1, where its m = 1 fit alone is > 4 of its own s.e. off (the old table)
+    zoo = models.normal_crossing(powers=(2, 2))
+    key_cov, key_run = jax.random.split(jax.random.split(jax.random.PRNGKey(0), 6)[3])
+    curve = bv.sampled_volume(zoo.model_class, zoo.true_params, np.geomspace(1e-8, 1e-2, 13), key=key_run,
+                              num_live=64, num_runs=8, progress=False, **zoo.sample_covariates(key_cov, 50))
+    fit = bv.learning_coefficient(curve)
+    assert abs(fit.learning_coefficient - 0.25) < 4 * fit.stderr and fit.stderr < 0.05, fit
+    assert fit.multiplicity != 1
+    m1 = next(f for f in fit.fits if f.multiplicity == 1)
+    assert abs(m1.learning_coefficient - 0.25) > 4 * m1.stderr

@@ -391,7 +391,7 @@ def volume_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     report.add_table("log V(t) (nats) and the volume dimension k(t)", rows)
     if fit is not None:
         report.add_table("Learning coefficient read off the nested curve (GLS fit of log V = λ log t + "
-                         "(m−1) log log(1/t) + c)", [_lambda_summary(fit, zoo)])
+                         "(m−1) log(log(1/t) + b) + c)", [_lambda_summary(fit, zoo)])
     report.add_figure("volume", plots.plot_volume(curves), "log V(t), ±2 s.e.")
     html_path = report.write_html()
     if not options.get("json"):
@@ -804,7 +804,7 @@ def lambda_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
               f"{'time s':>7}")
     if not options.get("json"):
         print("learning coefficients λ read off the nested volume curve (GLS fit of log V = λ log t + "
-              "(m−1) log log(1/t) + c)")
+              "(m−1) log(log(1/t) + b) + c)")
         print(header)
     with progress(len(cases), "lambda", _show_progress(options)) as step:
         for (label, name, case_options), key in zip(cases, keys):
