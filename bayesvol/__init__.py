@@ -37,6 +37,9 @@ from bayesvol.inference.smc import SMCRun as SMCRun
 from bayesvol.inference.smc import sequential_smc as sequential_smc
 from bayesvol.model.model_class import ModelClass as ModelClass
 from bayesvol.model.model_class import ModelClassError as ModelClassError
+from bayesvol.regret.agnostic import fit_projection as fit_projection
+from bayesvol.regret.agnostic import network_regret as network_regret
+from bayesvol.regret.agnostic import network_study as network_study
 from bayesvol.regret.gap import mixture_gap as mixture_gap
 from bayesvol.regret.named_erm import erm_gd_fit as erm_gd_fit
 from bayesvol.regret.named_erm import min_norm_erm as min_norm_erm
@@ -132,6 +135,7 @@ __all__ = [
     "fisher",
     "fisher_spectrum",
     "fit",
+    "fit_projection",
     "gchisq_log_cdf",
     "gchisq_log_cdf_saddlepoint",
     "ggn",
@@ -152,6 +156,8 @@ __all__ = [
     "model_truth",
     "nested_gibbs_bound",
     "nested_volume",
+    "network_regret",
+    "network_study",
     "online_regret",
     "open_study",
     "predictive_log_loss",
