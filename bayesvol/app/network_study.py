@@ -270,10 +270,11 @@ def _network_sentence(result: Mapping[str, Any], study: Any) -> str:
         f"θ* (ERM on all {result['rows']:,} rows of {result['data']}) reaches a training log loss of "
         f"{proj['train_log_loss']:.3g} nats with ‖∇‖ = {proj['grad_norm']:.2g}; fitted on "
         f"{held['train_rows']:,} rows it scores {held['log_loss']:.3f} ± {held['stderr']:.3f} nats on the "
-        f"other {held['test_rows']:,}. At θ* the Laplace volume curve gives k_eff({n:,}) = {last['k_eff']:.3g} of "
-        f"d = {d:,} and B_n = {last['B_n']:.3g} nats; the measured excess prequential code length at "
-        f"n = {n:,} is smallest for {best} ({last[f'excess code {best}']:.3g} ± {last[f'excess code {best} se']:.2g} "
-        f"nats), {_relation(last[f'excess code {best}'], last['B_n'])} B_n."
+        f"other {held['test_rows']:,}. At θ* the Laplace volume curve gives k_eff({n:,}) = "
+        f"{last['k_eff']:.3g} of d = {d:,} and B_n = {last['B_n']:.3g} nats; the measured excess prequential "
+        f"code length at n = {n:,} is smallest for {best} ({last[f'excess code {best}']:.3g} ± "
+        f"{last[f'excess code {best} se']:.2g} nats), "
+        f"{_relation(last[f'excess code {best}'], last['B_n'])} B_n."
     )
 
 
@@ -372,7 +373,7 @@ def architecture_sizes(d_in: int, d_out: int, tolerance: float = 0.05) -> dict[s
 
 
 def architecture_model(name: str, width: int | None, data: Any) -> Any:
-    """The zoo class of architecture ``name`` (a key of :data:`ARCHITECTURES`) at ``width``, fit to ``data``."""
+    """The zoo class of architecture ``name`` (in :data:`ARCHITECTURES`) at ``width``, fit to ``data``."""
     from bayesvol.model.problem import registry
 
     d_in, d_out = data.x.shape[1], int(data.num_classes or 2)

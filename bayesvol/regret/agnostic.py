@@ -56,8 +56,8 @@ class ProjectionFit(NamedTuple):
 
 
 def fit_projection(mc: ModelClass, data: Any, *, key: Any, adam_steps: int = 1000,
-                   learning_rate: float = 1e-2, lbfgs_steps: int = 500, tol: float = 1e-6, covariates: Mapping[str, Any] | None = None,
-                   **model_kwargs: Any) -> ProjectionFit:
+                   learning_rate: float = 1e-2, lbfgs_steps: int = 500, tol: float = 1e-6,
+                   covariates: Mapping[str, Any] | None = None, **model_kwargs: Any) -> ProjectionFit:
     """θ* by ERM on every row: ``adam_steps`` full-batch Adam steps, then optax L-BFGS to ‖∇‖ < ``tol``.
 
     Adam first because L-BFGS from a prior draw of a network stalls in its first line searches; L-BFGS
