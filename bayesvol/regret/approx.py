@@ -185,8 +185,11 @@ def _laplace_fit(mc: ModelClass, train: Array, train_covariates: Mapping[str, An
         rank = positive_int_option(options, "rank", 1)
     method = option_value(options, "curvature_method", "auto")
     num_matvecs = positive_int_option(options, "num_matvecs", 80)
+    # the MAP's L-BFGS budget per start (erm's default 500): on a d = 10⁴ network each iteration is a
+    # full-data pass with up to 30 line-search evaluations, the largest cost of the predictor
+    maxiter = positive_int_option(options, "map_maxiter", 500)
     fitted = erm(mc, train, key=key, penalty="map", num_starts=num_starts, num_rows=num_train,
-                 covariates=train_covariates)
+                 maxiter=maxiter, covariates=train_covariates)
     cost = lbfgs_gradients(fitted, num_train)
     z_hat = fitted.z
     prefix, prefix_cov = mc.row_layout.prefix(train, train_covariates, num_train)
