@@ -40,23 +40,23 @@ def main(small: bool = False, out: str | Path | None = None) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     data = load_data("digits")
-    if small:  # 200 rows spread over the set (it is sorted by nothing, but spread anyway)
-        keep = np.linspace(0, data.x.shape[0] - 1, 200).astype(int)
+    if small:  # 120 rows spread over the set
+        keep = np.linspace(0, data.x.shape[0] - 1, 120).astype(int)
         data = dataclasses.replace(data, x=data.x[keep], y=data.y[keep])
     rows = data.x.shape[0]
     ns = [50, rows] if small else [50, 200, 700, rows]
     seeds = [0, 1] if small else [0, 1, 2]
     # the budget of the approximate mixture (an ensemble of Adam runs from prior draws)
-    costs = {"sgd_ensemble": {"num_members": 2 if small else 4, "sgd_max_steps": 200 if small else 1000,
+    costs = {"sgd_ensemble": {"num_members": 2 if small else 4, "sgd_max_steps": 100 if small else 1000,
                               "sgd_tol": 1e-2}}
-    fit_options = {"adam_steps": 200, "lbfgs_steps": 50} if small else None
+    fit_options = {"adam_steps": 100, "lbfgs_steps": 20} if small else None
     sizes = architecture_sizes(data.x.shape[1], int(data.num_classes))
     studies, table = {}, []
     for i, (name, size) in enumerate(sizes.items()):
         zoo = architecture_model(name, size["width"], data)
         study = bv.network_study(zoo.model_class, data.y, ns, seeds, ["sgd_ensemble"],
                                  key=jax.random.PRNGKey(i), fit_options=fit_options,
-                                 predictor_options=costs, x=data.x)
+                                 num_test=50 if small else 200, predictor_options=costs, x=data.x)
         studies[name] = study
         lam = 2.0 * np.asarray(study.curve.eigenvalues)
         table.append({"architecture": name, "d": zoo.dim, "deviation": size["deviation"],

@@ -156,24 +156,3 @@ def test_network_command_quick(tmp_path, monkeypatch, capsys):
                  "network.png"):
         assert (out / name).exists(), name
     assert "k_eff(40)" in result["interpretation"]
-
-
-@pytest.mark.slow
-def test_architectures_command_quick(tmp_path, monkeypatch, capsys):
-    from bayesvol.app.cli import main
-
-    monkeypatch.setenv("BAYESVOL_QUICK", "1")
-    out = tmp_path / "arch"
-    code = main(["architectures", "--n", "20", "40", "--seeds", "2", "--predictors", "erm_gd", "--out",
-                 str(out)])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    result = json.loads((out / "results.json").read_text())
-    table = {r["architecture"]: r for r in result["architectures"]}
-    assert set(table) == {"deep narrow MLP", "shallow wide MLP", "random features", "linear"}
-    for r in table.values():
-        assert abs(r["deviation_%"]) <= 5 and r["k_eff"] <= r["d"] and r["resolved"] <= r["d"]
-    widest = max(table.values(), key=lambda r: r["complexity_range"])
-    assert result["interpretation"].startswith(f"At n = 40 on digits, the {widest['architecture']} has the "
-                                               "widest complexity range")
-    assert (out / "architectures.png").exists()
