@@ -161,7 +161,11 @@ def plot_network(study: Any, dim: int, title: str = "") -> Any:
     right.set_ylabel("excess test log loss r(n) vs P_θ* (nats)")
     for ax in (left, right):
         ax.set_xscale("log")
-        ax.set_yscale("symlog", linthresh=1e-2)
+        # symlog (an excess log loss may be negative) linear only below the smallest positive value drawn
+        values = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()])
+        positive = values[np.isfinite(values) & (values > 0)]
+        floor = 10.0 ** np.floor(np.log10(positive.min())) if positive.size else 1e-2
+        ax.set_yscale("symlog", linthresh=floor)
         ax.set_xlabel("n (training rows)")
     left.legend(fontsize=7)
     right.legend(fontsize=7)
