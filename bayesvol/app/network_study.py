@@ -14,7 +14,8 @@ and the measured regret, a table, one figure, and the sentence that reads the ta
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,49 @@ QUICK_COSTS: dict[str, dict[str, Any]] = {
     "erm_gd": {"gd_max_steps": 30},
 }
 QUICK_FIT = {"adam_steps": 100, "lbfgs_steps": 20}
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers of the commands (app.experiments imports this module, so nothing here imports it back)
+def _report(options: Mapping[str, Any], title: str) -> Any:
+    from bayesvol.app.report import Report
+
+    return Report(Path(options["out"]), title=title, provenance=options.get("_provenance"),
+                  clear=tuple(options.get("_clear") or ()))
+
+
+def _dataset(options: Mapping[str, Any]) -> Any:
+    """The data set the CLI loaded (``experiments.load_data``), passed as ``options["_dataset"]``."""
+    data = options.get("_dataset")
+    if data is None:
+        raise InputError("the network commands take their data set as options['_dataset'] (bayesvol.app."
+                         "experiments.load_data(name)); the command line loads --data")
+    return data
+
+
+@contextmanager
+def _steps(total: int, description: str, options: Mapping[str, Any]) -> Iterator[Callable[[str], None]]:
+    """A bar over the pieces (bayesvol.progress: on a terminal, never under --json); step(label) advances."""
+    from bayesvol.progress import Progress
+
+    done = [0]
+    with Progress(not options.get("json"), description, total=total) as bar:
+        def step(label: str) -> None:
+            done[0] += 1
+            bar.update_to(done[0], label)
+
+        yield step
+
+
+def _fmt(mean: float, se: float | None = None) -> str:
+    """The tables' number format (the same as ``experiments._fmt``, which this module cannot import)."""
+    if not np.isfinite(mean):
+        return "∞" if mean == np.inf else "–"
+    if abs(mean) >= 1e4:
+        return f"{mean:.2e}" if se is None or not np.isfinite(se) else f"{mean:.1e} ± {se:.0e}"
+    if se is None or not np.isfinite(se):
+        return f"{mean:8.2f}"
+    return f"{mean:7.2f} ± {se:4.2f}"
 
 
 def network_model(data: Any, widths: Sequence[int] = DEFAULT_WIDTHS, **options: Any) -> Any:
@@ -192,9 +236,7 @@ def _regret_rows(study: Any) -> list[dict[str, Any]]:
 
 def network_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     """The agnostic pipeline on a network (see the module docstring)."""
-    from bayesvol.app.experiments import _report, _show_progress, load_data, progress
-
-    data = options.get("_dataset") or load_data(str(options.get("data") or "digits"))
+    data = _dataset(options)
     quick = bool(options.get("_quick"))
     if quick:
         data = _quick_rows(data, 120)
@@ -209,7 +251,7 @@ def network_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     report = _report(options, f"bayesvol network — {zoo.name} (d = {zoo.dim:,}) on {data.name}")
     started = time.perf_counter()
     load, cpu_start = _load_average(), _cpu_seconds()
-    with progress(3 + len(ns) * len(seeds) * len(predictors), "network", _show_progress(options)) as step:
+    with _steps(3 + len(ns) * len(seeds) * len(predictors), "network", options) as step:
         study = _study(zoo, data, options, jax.random.PRNGKey(int(options.get("seed") or 0)), ns, seeds,
                        predictors, report, "", step)
     total = time.perf_counter() - started
@@ -292,8 +334,6 @@ def _relation(measured: float, bound: float) -> str:
 
 
 def _print_network(result: Mapping[str, Any], html_path: Path) -> None:
-    from bayesvol.app.experiments import _fmt
-
     proj, held = result["projection"], result["heldout"]
     print(f"{result['model']} (widths {result['widths']}, d = {result['dim']:,}) on {result['data']} "
           f"({result['rows']:,} rows); {len(result['seeds'])} seeds; nats")
@@ -436,9 +476,7 @@ def plot_architectures(studies: Mapping[str, Any], n: int) -> Any:
 
 def architectures_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     """Architectures of equal parameter count compared by complexity range (see the module docstring)."""
-    from bayesvol.app.experiments import _fmt, _report, _show_progress, load_data, progress
-
-    data = options.get("_dataset") or load_data(str(options.get("data") or "digits"))
+    data = _dataset(options)
     if data.task not in ("binary", "multiclass"):
         raise InputError(f"--data: `bayesvol architectures` compares classifiers; {data.name} is {data.task}")
     quick = bool(options.get("_quick"))
@@ -456,8 +494,8 @@ def architectures_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any
     studies: dict[str, Any] = {}
     table = []
     n_last = ns[-1]
-    with progress(len(sizes) * (4 + len(ns) * len(seeds) * len(predictors)), "architectures",
-                  _show_progress(options)) as step:
+    with _steps(len(sizes) * (4 + len(ns) * len(seeds) * len(predictors)), "architectures",
+                options) as step:
         for i, (name, size) in enumerate(sizes.items()):
             arch = architecture_model(name, size["width"], data)
             prefix = name.replace(" ", "_") + "_"
