@@ -139,6 +139,7 @@ def test_random_features_learn_only_the_output_layer():
                                   same.log_likelihood(z, y, covariates={"x": x}))
 
 
+@pytest.mark.slow
 def test_network_command_quick(tmp_path, monkeypatch, capsys):
     from bayesvol.app.cli import main
 
