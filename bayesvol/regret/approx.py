@@ -10,7 +10,8 @@ gradient evaluations (``Prediction.gradient_evaluations``):
   low rank + prior). The network's outputs η(x; z) are linearized at ẑ, η ≈ η̂ + J(z − ẑ). A Normal
   likelihood with a fixed scale gives the closed form N(y; η̂, σ² + J Σ Jᵀ) — for a linear-Gaussian class
   the exact Bayes mixture; Bernoulli and categorical likelihoods average p(y | logits) over ``num_mc``
-  draws of the linearized logits (Monte Carlo); other likelihoods are refused.
+  draws of the linearized logits (Monte Carlo); other likelihoods are refused. The MAP is erm's L-BFGS from
+  ``num_starts`` starts, at most ``map_maxiter`` iterations each (default 500).
 * ``"sgd_ensemble"`` — the practitioner's recipe: ``num_members`` Adam runs (optax) on minibatches of the
   penalized empirical risk −(1/n)[Σ log P_z(x_i) + log w(z)] (the prior as weight decay) from prior draws,
   each stopped when the full-data gradient norm falls below ``sgd_tol`` (checked every ``sgd_check``
