@@ -319,8 +319,9 @@ def _network_sentence(result: Mapping[str, Any], study: Any) -> str:
         f"{held['train_rows']:,} rows it scores {held['log_loss']:.3f} ± {held['stderr']:.3f} nats on the "
         f"other {held['test_rows']:,}. At θ* the Laplace volume curve gives k_eff({n:,}) = "
         f"{last['k_eff']:.3g} of d = {d:,} and B_n = {last['B_n']:.3g} nats; the measured excess prequential "
-        f"code length at n = {n:,} is smallest for {best} ({last[f'excess code {best}']:.3g} ± "
-        f"{last[f'excess code {best} se']:.2g} nats), "
+        f"code length at n = {n:,} is smallest for {best} ({last[f'excess code {best}']:.3g}"
+        + (f" ± {last[f'excess code {best} se']:.2g}" if np.isfinite(last[f"excess code {best} se"]) else "")
+        + " nats), "
         f"{_relation(last[f'excess code {best}'], last['B_n'])} B_n."
     )
 
