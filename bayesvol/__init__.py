@@ -46,6 +46,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs read; at run time each name loa
     from bayesvol.inference.smc import sequential_smc as sequential_smc
     from bayesvol.model.model_class import ModelClass as ModelClass
     from bayesvol.model.model_class import ModelClassError as ModelClassError
+    from bayesvol.regret.agnostic import fit_projection as fit_projection
+    from bayesvol.regret.agnostic import network_regret as network_regret
+    from bayesvol.regret.agnostic import network_study as network_study
     from bayesvol.regret.gap import mixture_gap as mixture_gap
     from bayesvol.regret.named_erm import erm_gd_fit as erm_gd_fit
     from bayesvol.regret.named_erm import min_norm_erm as min_norm_erm
@@ -126,6 +129,9 @@ _EXPORTS = {
     'sequential_smc': 'bayesvol.inference.smc',
     'ModelClass': 'bayesvol.model.model_class',
     'ModelClassError': 'bayesvol.model.model_class',
+    'fit_projection': 'bayesvol.regret.agnostic',
+    'network_regret': 'bayesvol.regret.agnostic',
+    'network_study': 'bayesvol.regret.agnostic',
     'mixture_gap': 'bayesvol.regret.gap',
     'erm_gd_fit': 'bayesvol.regret.named_erm',
     'min_norm_erm': 'bayesvol.regret.named_erm',
@@ -255,6 +261,7 @@ __all__ = [
     "fisher",
     "fisher_spectrum",
     "fit",
+    "fit_projection",
     "flat_directions",
     "gchisq_log_cdf",
     "gchisq_log_cdf_saddlepoint",
@@ -276,6 +283,8 @@ __all__ = [
     "model_truth",
     "nested_gibbs_bound",
     "nested_volume",
+    "network_regret",
+    "network_study",
     "online_regret",
     "open_study",
     "predictive_log_loss",

@@ -276,6 +276,20 @@ CASES = [
      lambda c: bv.gibbs_bound(c.kmc, c.kp, [10.0], key=K, defensive=1.5, covariates={"n": 1}), "defensive"),
     ("gibbs_bound/key-str",
      lambda c: bv.gibbs_bound(c.kmc, c.kp, [10.0], key="k", covariates={"n": 1}), "key"),
+    ("fit_projection/adam_steps-0",
+     lambda c: bv.fit_projection(c.lmc, c.y, key=K, adam_steps=0, x=c.x), "adam_steps"),
+    ("fit_projection/key-str", lambda c: bv.fit_projection(c.lmc, c.y, key="k", x=c.x), "key"),
+    ("network_regret/ns-beyond-data",
+     lambda c: bv.network_regret(c.lmc, c.y, jnp.zeros(c.lmc.dim), [2, 7], [0], ["plugin"], key=K, x=c.x),
+     "ns must be increasing integers in \\[1, 6\\]"),
+    ("network_regret/reference-shape",
+     lambda c: bv.network_regret(c.lmc, c.y, jnp.zeros(1), [2], [0], ["plugin"], key=K, x=c.x),
+     "reference_z must be a flat z of shape"),
+    ("network_regret/predictor-str",
+     lambda c: bv.network_regret(c.lmc, c.y, jnp.zeros(c.lmc.dim), [2], [0], "plugin", key=K, x=c.x),
+     "predictors must be a non-empty list"),
+    ("network_study/split-1",
+     lambda c: bv.network_study(c.lmc, c.y, [2], [0], ["plugin"], key=K, split=1.0, x=c.x), "split"),
 ]
 
 

@@ -238,6 +238,18 @@ CASES: list[tuple[list[str], str]] = [
     (["sweep", f"{T}/study.toml", "--out", f"{T}/other_run"], "is not empty and holds no study.json"),
     (["sweep", "--model", "bernoulli"], "--model is not an option of `bayesvol sweep`"),
     (["volume", "--executor", "ray"], "--executor is not an option of `bayesvol volume`; it is taken by"),
+    # bayesvol network / architectures (real networks on real data)
+    (["network", "--data", "python-stdlib-text"], "`bayesvol network` needs a rows (x, y) data set"),
+    (["network", "--data", "nosuch"], "--data: unknown data set 'nosuch'"),
+    (["network", "--n", "5000"], "--n [5000] exceeds the 1797 rows of digits"),
+    (["network", "--option", "widths=[0]"], "--option: widths must be integers ≥ 1"),
+    (["network", "--option", "d_in=3"], "--option d_in: set by --data digits"),
+    (["network", "--option", "depth=3"], "--option: "),
+    (["network", "--model", "bernoulli"], "--model is not an option of `bayesvol network`"),
+    (["network", "--predictors", "nosuch"], "--predictors"),
+    (["architectures", "--data", "diabetes"], "`bayesvol architectures` needs a classification data set"),
+    (["architectures", "--option", "widths=[8]"], "--option is not an option of `bayesvol architectures`"),
+    (["architectures", "--seeds", "0"], "--seeds must be a positive"),
     (["spectrum", "--out", f"{T}/no_manifest"], "already holds results (results.json) of a run without a "
                                                 "manifest; choose another --out, or add --overwrite"),
 ]

@@ -26,6 +26,8 @@ _SMALL: dict[str, list[str]] = {
     "lambda": [],
     "sweep": [],
     "models": [],
+    "network": ["--n", "20", "40", "--seeds", "2", "--predictors", "erm_gd", "--option", "widths=[8]"],
+    "architectures": ["--n", "20", "40", "--seeds", "2", "--predictors", "erm_gd"],
 }
 
 

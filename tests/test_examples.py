@@ -27,7 +27,8 @@ def run_example(name, tmp_path):
 def test_all_examples_are_tested():
     names = sorted(p.stem for p in EXAMPLES.glob("[0-9][0-9]_*.py"))
     assert names == ["01_bounds_across_zoo", "02_overparameterization", "03_complexity_range",
-                     "04_flat_minima", "05_agnostic_real_data", "06_singular_models", "07_fit_and_diagnose"]
+                     "04_flat_minima", "05_agnostic_real_data", "06_singular_models", "07_fit_and_diagnose",
+                     "08_architectures"]
 
 
 @pytest.mark.slow
@@ -138,3 +139,18 @@ def test_07_fit_converges_to_the_known_posterior(tmp_path):
     # ≈ 0.1 for both (summary.txt, mcse_mean), so 0.6 is 6 standard errors
     assert r["mean"]["mu"] == pytest.approx(4.4, abs=0.6)
     assert r["mean"]["tau"] == pytest.approx(3.6, abs=0.6)
+
+
+@pytest.mark.slow
+def test_08_architectures_equal_counts_and_spectra(tmp_path):
+    r = run_example("08_architectures", tmp_path)
+    assert (tmp_path / "table.txt").exists()
+    assert [row["architecture"] for row in r["table"]] == ["deep narrow MLP", "shallow wide MLP",
+                                                           "random features", "linear"]
+    for row in r["table"]:
+        assert abs(row["deviation"]) <= 0.05
+        # k_eff(n) = Σ nλ/(1+nλ): each resolved direction (nλ > 1) adds more than ½, none more than 1
+        assert row["resolved"] / 2 < row["k_eff"] + 1e-12 and row["k_eff"] <= row["d"]
+        assert row["complexity_range"] >= 0 and row["B_n"] >= 0
+    widest = max(r["table"], key=lambda row: row["complexity_range"])
+    assert r["sentence"].startswith(f"The {widest['architecture']} has the widest complexity range")

@@ -51,12 +51,17 @@ _COMMANDS: dict[str, str] = {
                 "character sequence",
     "lambda": "learning coefficients λ and multiplicities m read off the volume curve, for the zoo's "
               "singular cases with known values",
+    "network": "a tanh MLP on a real data set through the whole framework: θ* by ERM, its held-out log loss, "
+               "the Laplace volume at θ*, k_eff(n), B_n and the regret of the approximate mixtures and ERM",
+    "architectures": "deep narrow MLP, shallow wide MLP, random features and linear at equal parameter count "
+                     "on a real data set: Fisher spectra, complexity ranges, Comp(t), k_eff(n) and regret",
     "models": "list the zoo models and their facts",
     "sweep": "run a study from a TOML file: a grid of cells, each stored as it finishes (the same command "
              "again continues a killed study); in this process, local processes or Ray",
 }
 
-_WRITERS = ("run", "volume", "regret", "spectrum", "compare", "sequence", "lambda")
+_WRITERS = ("run", "volume", "regret", "spectrum", "compare", "sequence", "lambda", "network",
+            "architectures")
 _ON_MODELS = ("volume", "regret", "spectrum", "compare")
 _ALL = tuple(_COMMANDS)
 
@@ -88,6 +93,10 @@ _USED_BY: dict[str, tuple[str, ...]] = {
 }
 _USED_BY["out"] = (*_WRITERS, "sweep")  # the study folder
 _USED_BY["seed"] = (*_WRITERS, "sweep")  # the study's seed (each cell's key is derived from it)
+_NETWORKS = ("network", "architectures")  # real networks on real data (app/network_study.py)
+for _key in ("n", "seeds", "predictors", "data", "m"):
+    _USED_BY[_key] = (*_USED_BY[_key], *_NETWORKS)
+_USED_BY["option"] = (*_USED_BY["option"], "network")  # the MLP's widths
 _EXECUTORS = ("inline", "processes", "ray")
 
 _HINTS: dict[tuple[str, str], str] = {
@@ -345,6 +354,8 @@ def resolve_options(args: argparse.Namespace, argv: Sequence[str] = ()) -> dict[
         options["data"] = "breast_cancer"
     if command == "sequence" and options["data"] is None:
         options["data"] = "python-stdlib-text"
+    if command in _NETWORKS and options["data"] is None:
+        options["data"] = "digits"
     options["study"] = getattr(args, "study", None)
     default_out = None if command == "sweep" else Path("bayesvol-out") / command  # a study file may name it
     options["out"] = Path(options["out"]) if options["out"] is not None else default_out
@@ -541,6 +552,35 @@ def _fit_data(zoo_name: str, options: dict[str, Any], source: _Source) -> tuple[
     return load_model(spec, {**options["option"], **fitted}), data
 
 
+def _network_data(command: str, options: dict[str, Any], source: _Source) -> tuple[Any, Any]:
+    """--data of `bayesvol network` / `architectures` (rows, classes for architectures) and the network."""
+    from bayesvol.app import experiments
+    from bayesvol.app.network_study import network_model
+
+    try:
+        data = experiments.load_data(str(options["data"]))
+    except InputError as err:
+        raise CLIError(f"{source.name('data')}: {err}") from err
+    if data.task == "sequence" or (command == "architectures" and data.task == "regression"):
+        raise CLIError(f"{source.name('data')}: `bayesvol {command}` needs a "
+                       f"{'classification' if command == 'architectures' else 'rows (x, y)'} data set, not "
+                       f"the {data.task} data set {data.name!r}")
+    too_long = [n for n in options["n"] or () if n > data.x.shape[0]]
+    if too_long:
+        raise CLIError(f"{source.name('n')} {too_long} exceeds the {data.x.shape[0]} rows of {data.name}")
+    if command == "architectures":
+        return None, data
+    fixed = [k for k in options["option"] if k in ("d_in", "d_out", "task")]
+    if fixed:
+        raise CLIError(f"--option {fixed[0]}: set by --data {data.name} (the network takes its dimensions "
+                       "from the data)")
+    try:
+        zoo = network_model(data, **options["option"])
+    except (InputError, TypeError) as err:
+        raise CLIError(f"--option: {_first_line(err)}") from err
+    return zoo, data
+
+
 # ------------------------------------------------------------------------------------------------
 # the output folder
 def _identity(options: dict[str, Any]) -> dict[str, Any]:
@@ -609,6 +649,8 @@ def _prepare(args: argparse.Namespace, argv: Sequence[str]) -> tuple[dict[str, A
         zoo = load_model(*_RUN_MODEL)
     elif command == "lambda":  # its own fixed list of zoo cases (experiments.LAMBDA_CASES)
         zoo = None
+    elif command in _NETWORKS:
+        zoo, options["_dataset"] = _network_data(command, options, source)
     elif command == "compare":
         zoo, options["_dataset"] = _fit_data(options["model"], options, source)
         options["data"] = options["_dataset"].name
@@ -705,7 +747,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                f"(see `bayesvol {args.command} --help`)")
             if args.command is None:
                 raise CLIError("give a command: run, volume, regret, spectrum, compare, sequence, lambda, "
-                               "sweep or models (see `bayesvol --help`)")
+                               "network, architectures, sweep or models (see `bayesvol --help`)")
             options, zoo = _prepare(args, argv)
             from bayesvol.app import experiments
 

@@ -857,3 +857,9 @@ def _lambda_summary(fit: Any, zoo: Any) -> dict[str, Any]:
             "lambda_known": zoo.facts.learning_coefficient, "m_known": zoo.facts.multiplicity,
             "window": f"{fit.window[0]:.2g}–{fit.window[1]:.2g}", "chi2": fit.chi2, "dof": fit.dof,
             "asymptotic": fit.asymptotic}
+
+
+from bayesvol.app.network_study import architectures_command, network_command  # noqa: E402
+
+COMMANDS["network"] = network_command
+COMMANDS["architectures"] = architectures_command

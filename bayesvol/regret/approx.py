@@ -10,7 +10,8 @@ gradient evaluations (``Prediction.gradient_evaluations``):
   low rank + prior). The network's outputs η(x; z) are linearized at ẑ, η ≈ η̂ + J(z − ẑ). A Normal
   likelihood with a fixed scale gives the closed form N(y; η̂, σ² + J Σ Jᵀ) — for a linear-Gaussian class
   the exact Bayes mixture; Bernoulli and categorical likelihoods average p(y | logits) over ``num_mc``
-  draws of the linearized logits (Monte Carlo); other likelihoods are refused.
+  draws of the linearized logits (Monte Carlo); other likelihoods are refused. The MAP is erm's L-BFGS from
+  ``num_starts`` starts, at most ``map_maxiter`` iterations each (default 500).
 * ``"sgd_ensemble"`` — the practitioner's recipe: ``num_members`` Adam runs (optax) on minibatches of the
   penalized empirical risk −(1/n)[Σ log P_z(x_i) + log w(z)] (the prior as weight decay) from prior draws,
   each stopped when the full-data gradient norm falls below ``sgd_tol`` (checked every ``sgd_check``
@@ -141,8 +142,11 @@ def _laplace_fit(mc: ModelClass, train: Array, train_covariates: Mapping[str, An
         rank = positive_int_option(options, "rank", 1)
     method = option_value(options, "curvature_method", "auto")
     num_matvecs = positive_int_option(options, "num_matvecs", 80)
+    # the MAP's L-BFGS budget per start (erm's default 500): on a d = 10⁴ network each iteration is a
+    # full-data pass with up to 30 line-search evaluations, the largest cost of the predictor
+    maxiter = positive_int_option(options, "map_maxiter", 500)
     fitted = erm(mc, train, key=key, penalty="map", num_starts=num_starts, num_rows=num_train,
-                 covariates=train_covariates)
+                 maxiter=maxiter, covariates=train_covariates)
     cost = lbfgs_gradients(fitted, num_train)
     z_hat = fitted.z
     prefix, prefix_cov = mc.row_layout.prefix(train, train_covariates, num_train)

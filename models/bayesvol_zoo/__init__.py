@@ -16,6 +16,7 @@ from bayesvol_zoo.discrete import categorical as categorical
 from bayesvol_zoo.discrete import markov_chain as markov_chain
 from bayesvol_zoo.neural import attention as attention
 from bayesvol_zoo.neural import mlp as mlp
+from bayesvol_zoo.neural import random_features as random_features
 from bayesvol_zoo.regression import linear_regression as linear_regression
 from bayesvol_zoo.regression import logistic_regression as logistic_regression
 from bayesvol_zoo.regression import polynomial_regression as polynomial_regression
@@ -40,6 +41,7 @@ __all__ = [
     "mlp",
     "normal_crossing",
     "polynomial_regression",
+    "random_features",
     "reduced_rank_regression",
 ]
 
@@ -63,6 +65,7 @@ REGISTRY: dict[str, Callable[..., ZooModel]] = {
     "attention": attention,
     "deep_linear_network": deep_linear_network,
     "normal_crossing": normal_crossing,
+    "random_features": random_features,
 }
 
 

@@ -12,7 +12,7 @@ import numpyro.distributions as dist
 
 from bayesvol_zoo._zoo import Facts, ZooModel, ZooOptionError, check_int, check_positive, check_sequence
 
-__all__ = ["attention", "mlp", "mlp_forward", "mlp_param_count"]
+__all__ = ["attention", "mlp", "mlp_forward", "mlp_param_count", "random_features"]
 
 Array = jax.Array
 
@@ -121,4 +121,48 @@ def attention(vocab: int = 5, length: int = 4, embed: int = 4, seed: int = 0,
         facts=Facts(dim=sum(a * b for a, b in shapes.values()), singular=True, exact=("kl",),
                     notes="W_q W_kᵀ enters only through its product: a continuum of equivalent θ"),
         options={"vocab": vocab, "length": length, "embed": embed},
+    )
+
+
+def random_features(d_in: int = 4, width: int = 64, d_out: int = 3, task: str = "classification",
+                    sigma: float = 0.5, bias_scale: float = 1.0, truth_scale: float = 0.5,
+                    seed: int = 0) -> ZooModel:
+    """Random features: a one-hidden-layer tanh MLP whose first layer is drawn once and frozen.
+
+    φ(x) = tanh(x W₀ + b₀) with W₀ ~ N(0, 1/d_in), b₀ ~ N(0, bias_scale²) fixed by ``seed`` (not
+    parameters); the parameters are the output layer only, W₁ ~ N(0, 1/width), b₁ ~ N(0, bias_scale²),
+    so d = (width + 1)·d_out and the class is a generalized linear model in φ(x) (regular when the
+    features have full rank). Likelihoods as :func:`mlp`.
+    """
+    if task not in ("regression", "classification"):
+        raise ZooOptionError(f"task must be 'regression' or 'classification', got {task!r}")
+    check_int("d_in", d_in, 1)
+    check_int("width", width, 1)
+    check_int("d_out", d_out, 2 if task == "classification" else 1)
+    check_positive("sigma", sigma)
+    check_positive("bias_scale", bias_scale)
+    check_positive("truth_scale", truth_scale, allow_zero=True)
+    check_int("seed", seed, 0)
+    key_w, key_b, key_tw, key_tb = jax.random.split(jax.random.PRNGKey(seed), 4)
+    frozen_w = d_in**-0.5 * jax.random.normal(key_w, (d_in, width))
+    frozen_b = bias_scale * jax.random.normal(key_b, (width,))
+
+    def model(x: Array, y: Array | None = None) -> None:
+        w = numpyro.sample("W1", dist.Normal(0.0, width**-0.5).expand([width, d_out]).to_event(2))
+        b = numpyro.sample("b1", dist.Normal(0.0, bias_scale).expand([d_out]).to_event(1))
+        out = jnp.tanh(x @ frozen_w + frozen_b) @ w + b
+        with numpyro.plate("data", jnp.shape(x)[0]):
+            if task == "regression":
+                numpyro.sample("y", dist.Normal(out, sigma).to_event(1), obs=y)
+            else:
+                numpyro.sample("y", dist.Categorical(logits=out), obs=y)
+
+    truth = {"W1": truth_scale * width**-0.5 * jax.random.normal(key_tw, (width, d_out)),
+             "b1": truth_scale * bias_scale * jax.random.normal(key_tb, (d_out,))}
+    return ZooModel(
+        name=f"random_features_{task}", model=model, true_params=truth,
+        covariates=lambda key, m, params: {"x": jax.random.normal(key, (m, d_in))},
+        facts=Facts(dim=(width + 1) * d_out, singular=False, exact=("kl",),
+                    notes="the first layer is fixed at a draw: a generalized linear model in the features"),
+        options={"d_in": d_in, "width": width, "d_out": d_out, "task": task, "sigma": sigma},
     )

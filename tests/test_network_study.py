@@ -1,0 +1,159 @@
+"""The agnostic pipeline on a network (bv.network_study) and the architectures comparison.
+
+Exact anchors: the linear-Gaussian class (the zoo's MLP with no hidden layer and a Normal likelihood),
+where θ* is least squares, the Laplace volume curve and B_n are exact (D is quadratic, the prior
+Gaussian), and laplace_ggn is the exact Bayes mixture (conjugate predictive).
+"""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import bayesvol as bv
+import bayesvol_zoo as models
+from bayesvol.app.network_study import architecture_sizes, complexity_range
+
+SIGMA = 0.5
+
+
+@pytest.fixture(scope="module")
+def linear():
+    """y = x w + b + N(0, σ²) with 3 inputs, 40 rows: the zoo's MLP with no hidden layer."""
+    zoo = models.get("mlp_regression", d_in=3, widths=[], d_out=1, sigma=SIGMA)
+    key_x, key_y = jax.random.split(jax.random.PRNGKey(3))
+    x = np.asarray(jax.random.normal(key_x, (40, 3)))
+    y = x @ np.array([[0.8], [-0.5], [0.3]]) + 0.2 + SIGMA * np.asarray(jax.random.normal(key_y, (40, 1)))
+    xdot = np.hstack([x, np.ones((40, 1))])  # z = (W0 (3), b0 (1)) in the class's site order
+    prior_var = np.array([1 / 3, 1 / 3, 1 / 3, 1.0])  # W ~ N(0, 1/fan_in), b ~ N(0, 1)
+    return zoo.model_class, x, y, xdot, prior_var
+
+
+def _posterior(xdot, y, prior_var):
+    """The exact Gaussian posterior of the linear-Gaussian class: Σ_n, μ_n."""
+    precision = np.diag(1 / prior_var) + xdot.T @ xdot / SIGMA**2
+    cov = np.linalg.inv(precision)
+    return cov, cov @ xdot.T @ y[:, 0] / SIGMA**2
+
+
+def _log_normal(y, mean, var):
+    return -0.5 * np.log(2 * np.pi * var) - 0.5 * (y - mean) ** 2 / var
+
+
+def test_fit_projection_is_least_squares(linear):
+    mc, x, y, xdot, _ = linear
+    fit = bv.fit_projection(mc, y, key=jax.random.PRNGKey(0), tol=1e-10, x=x)
+    exact = np.linalg.lstsq(xdot, y[:, 0], rcond=None)[0]
+    assert fit.grad_norm < 1e-9 and fit.lbfgs_steps >= 1
+    np.testing.assert_allclose(np.asarray(fit.z), exact, atol=1e-8)
+    assert fit.loss == pytest.approx(float(-np.mean(_log_normal(y[:, 0], xdot @ exact, SIGMA**2))), abs=1e-12)
+
+
+def test_linear_gaussian_study_is_exact(linear):
+    """Volume curve, k_eff and B_n against the closed forms; laplace_ggn against the conjugate predictive."""
+    mc, x, y, xdot, prior_var = linear
+    ns, key = [8, 40], jax.random.PRNGKey(1)
+    study = bv.network_study(mc, y, ns, [0, 1], ["laplace_ggn"], key=key, volume_rows=40, num_test=30,
+                             fit_options={"tol": 1e-10}, predictor_options={"laplace_ggn": {"num_starts": 2}},
+                             x=x)
+    z_star = np.asarray(study.projection.z)
+    np.testing.assert_allclose(z_star, np.linalg.lstsq(xdot, y[:, 0], rcond=None)[0], atol=1e-8)
+    # D(θ* ‖ θ) = ½ Δᵀ F Δ with F = Ẋᵀ Ẋ / (m σ²) over the 40 rows: whitened eigenvalues λ = eig(Σ^½ F Σ^½)
+    fisher = xdot.T @ xdot / (40 * SIGMA**2)
+    whitened = np.sqrt(prior_var)[:, None] * fisher * np.sqrt(prior_var)[None, :]
+    lam = np.sort(np.linalg.eigvalsh(whitened))
+    np.testing.assert_allclose(np.sort(2 * np.asarray(study.curve.eigenvalues)), lam, rtol=1e-9)
+    n = np.asarray(ns, dtype=float)
+    np.testing.assert_allclose(study.k_eff, np.sum(n[:, None] * lam / (1 + n[:, None] * lam), axis=1),
+                               rtol=1e-9)
+    # B_n = −log E_w e^{−nD} = ½ log det(I + nΣF) + ½ n θ*ᵀ F (I + nΣF)⁻¹ θ* (prior mean 0)
+    exact_b = []
+    for k in n:
+        a = k * fisher
+        m = np.eye(4) + prior_var[:, None] * a
+        exact_b.append(0.5 * np.linalg.slogdet(m)[1] + 0.5 * z_star @ a @ np.linalg.solve(m, z_star))
+    np.testing.assert_allclose(study.bounds.gibbs, exact_b, rtol=1e-7)
+    # laplace_ggn is the exact mixture here: replay the documented draws (fold_in(key, seed) → 4 keys)
+    key_regret = jax.random.split(key, 5)[4]
+    ds = study.regret
+    for j, seed in enumerate([0, 1]):
+        key_data, key_test, _, _ = jax.random.split(jax.random.fold_in(key_regret, seed), 4)
+        rows = np.asarray(jax.random.randint(key_data, (ns[-1],), 0, 40))
+        ref = _log_normal(y[rows, 0], xdot[rows] @ z_star, SIGMA**2)
+        np.testing.assert_allclose(ds.reference_code_length.values[:, j], -np.cumsum(ref)[np.asarray(ns) - 1],
+                                   rtol=1e-10)
+        for i, k in enumerate(ns):
+            cov, mean = _posterior(xdot[rows[:k]], y[rows[:k]], prior_var)
+            test = np.asarray(jax.random.randint(jax.random.fold_in(key_test, k), (30,), 0, 40))
+            log_q = _log_normal(y[test, 0], xdot[test] @ mean,
+                                SIGMA**2 + np.einsum("ij,jk,ik->i", xdot[test], cov, xdot[test]))
+            log_p = _log_normal(y[test, 0], xdot[test] @ z_star, SIGMA**2)
+            assert ds.regret.values[0, i, j] == pytest.approx(np.mean(log_p - log_q), abs=1e-6)
+            if i + 1 < len(ns):  # the block (n_i, n_{i+1}] coded by the exact predictive after n_i rows
+                block = rows[k:ns[i + 1]]
+                var = SIGMA**2 + np.einsum("ij,jk,ik->i", xdot[block], cov, xdot[block])
+                code = -np.sum(_log_normal(y[block, 0], xdot[block] @ mean, var))
+                increment = ds.code_length.values[0, i + 1, j] - ds.code_length.values[0, i, j]
+                assert increment == pytest.approx(code, abs=1e-5)
+    assert np.all(ds.regret_stderr.values > 0)
+
+
+def test_complexity_range_counts_decades_above_the_prior():
+    lam = np.array([1.0, 1e-1, 1e-2, 1e-3, 0.0])
+    out = complexity_range(lam, 500)  # n·λ = 500, 50, 5, 0.5, 0: three resolved
+    assert out["resolved"] == 3
+    assert out["complexity_range"] == pytest.approx(2.0, abs=1e-12)
+    assert out["decades_above_prior"] == pytest.approx(np.log10(500), abs=1e-12)
+    assert complexity_range(lam, 1.5)["complexity_range"] == 0.0  # one direction resolved: no range
+
+
+def test_architectures_have_equal_parameter_counts():
+    sizes = architecture_sizes(64, 10)  # digits: 64 pixels, 10 classes
+    assert sizes["linear"]["dim"] == 650
+    assert max(abs(s["deviation"]) for s in sizes.values()) <= 0.05
+    target = sizes["linear"]["target"]
+    for name, size in sizes.items():
+        width = size["width"]
+        if name == "random features":
+            zoo = models.get("random_features", d_in=64, width=width, d_out=10)
+        else:
+            widths = {"linear": [], "shallow wide MLP": [width], "deep narrow MLP": [width] * 3}[name]
+            zoo = models.get("mlp_classification", d_in=64, widths=widths, d_out=10)
+        assert zoo.model_class.dim == size["dim"] == pytest.approx(target, rel=0.05), name
+
+
+def test_random_features_learn_only_the_output_layer():
+    zoo = models.get("random_features", d_in=5, width=7, d_out=3)
+    mc = zoo.model_class
+    assert mc.dim == (7 + 1) * 3 == zoo.facts.dim
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 5))
+    # the frozen features: a second build with the same seed gives the same log-likelihood
+    same = models.get("random_features", d_in=5, width=7, d_out=3).model_class
+    y = jnp.array([0, 1, 2, 1])
+    z = jax.random.normal(jax.random.PRNGKey(1), (mc.dim,))
+    np.testing.assert_array_equal(mc.log_likelihood(z, y, covariates={"x": x}),
+                                  same.log_likelihood(z, y, covariates={"x": x}))
+
+
+@pytest.mark.slow
+def test_network_command_quick(tmp_path, monkeypatch, capsys):
+    from bayesvol.app.cli import main
+
+    monkeypatch.setenv("BAYESVOL_QUICK", "1")
+    out = tmp_path / "net"
+    code = main(["network", "--n", "20", "40", "--seeds", "2", "--predictors", "erm_gd",
+                 "--option", "widths=[8]", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    result = json.loads((out / "results.json").read_text())
+    assert result["dim"] == (64 + 1) * 8 + (8 + 1) * 10 and result["ns"] == [20, 40]
+    assert result["projection"]["grad_norm"] >= 0 and result["heldout"]["test_rows"] == 24
+    assert [r["n"] for r in result["table"]] == [20, 40]
+    for name in ("report.html", "regret.nc", "regret_seed0.nc", "regret_seed1.nc", "volume_laplace.nc",
+                 "network.png"):
+        assert (out / name).exists(), name
+    assert "k_eff(40)" in result["interpretation"]
