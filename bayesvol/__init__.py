@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs read; at run time each name loa
     from bayesvol.inference.smc import sequential_smc as sequential_smc
     from bayesvol.model.model_class import ModelClass as ModelClass
     from bayesvol.model.model_class import ModelClassError as ModelClassError
+    from bayesvol.regret.agnostic import InterpolationWarning as InterpolationWarning
     from bayesvol.regret.agnostic import fit_projection as fit_projection
     from bayesvol.regret.agnostic import network_regret as network_regret
     from bayesvol.regret.agnostic import network_study as network_study
@@ -129,6 +130,7 @@ _EXPORTS = {
     'sequential_smc': 'bayesvol.inference.smc',
     'ModelClass': 'bayesvol.model.model_class',
     'ModelClassError': 'bayesvol.model.model_class',
+    'InterpolationWarning': 'bayesvol.regret.agnostic',
     'fit_projection': 'bayesvol.regret.agnostic',
     'network_regret': 'bayesvol.regret.agnostic',
     'network_study': 'bayesvol.regret.agnostic',
@@ -232,6 +234,7 @@ __all__ = [
     "ImportanceCollapseWarning",
     "ImportanceInfo",
     "InputError",
+    "InterpolationWarning",
     "KLFallbackWarning",
     "LaplaceError",
     "LaplaceInfo",

@@ -28,6 +28,7 @@ from bayesvol.app.network_study import (
     architecture_model,
     architecture_sizes,
     complexity_range,
+    interpolation_clause,
     plot_architectures,
 )
 
@@ -61,6 +62,7 @@ def main(small: bool = False, out: str | Path | None = None) -> dict:
         lam = 2.0 * np.asarray(study.curve.eigenvalues)
         table.append({"architecture": name, "d": zoo.dim, "deviation": size["deviation"],
                       **complexity_range(lam, rows), "k_eff": float(study.k_eff[-1]),
+                      "train_log_loss": study.projection.loss, "interpolates": study.interpolates,
                       "B_n": float(study.bounds.gibbs[-1]), "heldout": study.heldout.log_loss,
                       "excess_code": float(study.regret.excess_code_length_mean.values[0, -1])})
     fig = plot_architectures(studies, rows)
@@ -69,7 +71,8 @@ def main(small: bool = False, out: str | Path | None = None) -> dict:
     widest = max(table, key=lambda r: r["complexity_range"])
     others = ", ".join(f"{r['complexity_range']:.2g} ({r['architecture']})" for r in table if r is not widest)
     sentence = (f"The {widest['architecture']} has the widest complexity range at n = {rows}: "
-                f"{widest['complexity_range']:.2g} decades vs {others}.")
+                f"{widest['complexity_range']:.2g} decades vs {others}."
+                + interpolation_clause([r["architecture"] for r in table if r["interpolates"]]))
     lines = [f"{'architecture':>17} {'d':>5} {'range':>6} {'resolved':>8} {'k_eff':>8} {'B_n':>9} "
              f"{'excess code':>11}"]
     lines += [f"{r['architecture']:>17} {r['d']:>5} {r['complexity_range']:6.2f} {r['resolved']:>8} "

@@ -34,6 +34,19 @@ def test_flat_directions_is_the_null_space_dimension():
     assert bv.flat_directions(mc, jnp.full(6, jnp.inf), y, cov) is None
 
 
+def test_flat_directions_past_the_jacobian_budget_is_unknown(monkeypatch):
+    # a Jacobian larger than FLAT_MAX_ENTRIES is not formed (a 9,610-parameter network on 1,797 digits
+    # asked for 1e11 bytes): None, never a number; at the limit itself it is still counted
+    from bayesvol.regret import outputs
+
+    zoo = models.linear_regression(d=6)
+    cov, y = zoo.simulate(jax.random.PRNGKey(1), 40)
+    monkeypatch.setattr(outputs, "FLAT_MAX_ENTRIES", 40 * 6 - 1)
+    assert bv.flat_directions(zoo.model_class, jnp.zeros(6), y, cov) is None
+    monkeypatch.setattr(outputs, "FLAT_MAX_ENTRIES", 40 * 6)
+    assert bv.flat_directions(zoo.model_class, jnp.zeros(6), y, cov) == 0
+
+
 def test_flat_directions_of_the_monomial_design_match_numpy_rank():
     """Polynomial d = 41: the count is d − numpy.linalg.matrix_rank of the scaled design (its default
     tolerance, max(rows, d)·ε·s_max). At n = 20 the design has full row rank (21 = d − n flat), but from

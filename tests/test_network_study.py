@@ -8,6 +8,7 @@ Gaussian), and laplace_ggn is the exact Bayes mixture (conjugate predictive).
 from __future__ import annotations
 
 import json
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -139,14 +140,32 @@ def test_random_features_learn_only_the_output_layer():
                                   same.log_likelihood(z, y, covariates={"x": x}))
 
 
+
+def test_interpolating_classifier_is_warned_and_a_regression_is_not(linear):
+    # a classifier's log loss is ≥ 0 and reaches 0 only as its logits run off to infinity: below
+    # INTERPOLATION_LOSS the Laplace volume at θ* is no bound, and the study says so; a Normal likelihood's
+    # log loss can be anything, so a small (even negative) one says nothing
+    from bayesvol.regret.agnostic import INTERPOLATION_LOSS, ProjectionFit, _interpolates
+
+    zoo = models.logistic_regression(d=2)
+    cov = zoo.sample_covariates(jax.random.PRNGKey(0), 10)
+    z = jnp.array([30.0, -30.0])
+    with pytest.warns(bv.InterpolationWarning, match=r"training log loss 1e-05 nats per row < 0.001"):
+        assert _interpolates(zoo.model_class, ProjectionFit(z, 1e-5, 1e-7, 10, 5, 0.1), cov)
+    assert not _interpolates(zoo.model_class, ProjectionFit(z, 2 * INTERPOLATION_LOSS, 1e-7, 10, 5, 0.1), cov)
+    mc, x, _, _, _ = linear
+    assert not _interpolates(mc, ProjectionFit(jnp.zeros(4), -3.0, 1e-9, 10, 5, 0.1), {"x": x})
+
 @pytest.mark.slow
 def test_network_command_quick(tmp_path, monkeypatch, capsys):
     from bayesvol.app.cli import main
 
     monkeypatch.setenv("BAYESVOL_QUICK", "1")
     out = tmp_path / "net"
-    code = main(["network", "--n", "20", "40", "--seeds", "2", "--predictors", "erm_gd",
-                 "--option", "widths=[8]", "--out", str(out)])
+    with warnings.catch_warnings():  # printed by the CLI as one line on stderr when θ* interpolates
+        warnings.simplefilter("always", bv.InterpolationWarning)
+        code = main(["network", "--n", "20", "40", "--seeds", "2", "--predictors", "erm_gd",
+                     "--option", "widths=[8]", "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     result = json.loads((out / "results.json").read_text())
@@ -157,3 +176,6 @@ def test_network_command_quick(tmp_path, monkeypatch, capsys):
                  "network.png"):
         assert (out / name).exists(), name
     assert "k_eff(40)" in result["interpretation"]
+    assert result["interpolates"] == (result["projection"]["train_log_loss"] < 1e-3)
+    assert result["interpolates"] == ("InterpolationWarning" in captured.err) == (
+        "θ* interpolates the rows" in result["interpretation"])

@@ -31,6 +31,7 @@ __all__ = [
     "architecture_sizes",
     "architectures_command",
     "complexity_range",
+    "interpolation_clause",
     "network_command",
     "network_model",
     "plot_architectures",
@@ -264,7 +265,7 @@ def network_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         "widths": list(zoo.options.get("widths", ())), "ns": ns, "seeds": seeds,
         "predictors": list(predictors),
         "costs": {p: (QUICK_COSTS if quick else NETWORK_COSTS).get(p, {}) for p in predictors},
-        "projection": _fit_row(study.projection),
+        "projection": _fit_row(study.projection), "interpolates": study.interpolates,
         "heldout": {"log_loss": study.heldout.log_loss, "stderr": study.heldout.stderr,
                     "train_rows": study.heldout.train_rows, "test_rows": study.heldout.test_rows},
         "volume_rows": study.volume_rows, "curvature": curve.diagnostics.curvature_method
@@ -323,6 +324,7 @@ def _network_sentence(result: Mapping[str, Any], study: Any) -> str:
         + (f" ± {last[f'excess code {best} se']:.2g}" if np.isfinite(last[f"excess code {best} se"]) else "")
         + " nats), "
         f"{_relation(last[f'excess code {best}'], last['B_n'])} B_n."
+        + interpolation_clause(["network"] if study.interpolates else [])
     )
 
 
@@ -509,6 +511,7 @@ def architectures_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any
             last = _regret_rows(study)[-1]
             row = {"architecture": name, "width": size["width"], "d": arch.dim,
                    "deviation_%": 100 * size["deviation"], "train_log_loss": study.projection.loss,
+                   "interpolates": study.interpolates,
                    "heldout_log_loss": study.heldout.log_loss, "lambda_max": float(lam.max()),
                    **cr, "k_eff": float(study.k_eff[-1]), "B_n": float(study.bounds.gibbs[-1]),
                    "Comp(1e-2)": float(-np.interp(np.log(1e-2), np.log(study.curve.eps2),
@@ -560,4 +563,13 @@ def _architectures_sentence(result: Mapping[str, Any]) -> str:
         f"d ≈ {result['target_parameters']:,}; the smallest excess prequential code length of {predictor} is "
         f"the {by_regret[0]['architecture']}'s ({by_regret[0][f'excess code {predictor}']:.3g} nats), the "
         f"largest the {by_regret[-1]['architecture']}'s ({by_regret[-1][f'excess code {predictor}']:.3g})."
+        + interpolation_clause([r["architecture"] for r in result["architectures"] if r.get("interpolates")])
     )
+
+
+def interpolation_clause(names: Sequence[str]) -> str:
+    """The sentence's last clause when θ* interpolates (:class:`InterpolationWarning`), else nothing."""
+    if not names:
+        return ""
+    return (f" θ* interpolates the rows for the {', '.join(names)}: there the Fisher at θ* vanishes and the "
+            "Laplace volume, k_eff and B_n are not bounds on the measured regret.")

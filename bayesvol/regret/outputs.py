@@ -22,8 +22,8 @@ from bayesvol.errors import InputError
 from bayesvol.model.covariates import Static, thaw
 from bayesvol.model.model_class import Array, ModelClass
 
-__all__ = ["FLAT_FAMILIES", "flat_directions", "likelihood_family", "observed_outputs", "observed_site_at",
-           "per_datum_log_prob"]
+__all__ = ["FLAT_FAMILIES", "FLAT_MAX_ENTRIES", "flat_directions", "likelihood_family", "observed_outputs",
+           "observed_site_at", "per_datum_log_prob"]
 
 
 def _base(fn: Any) -> Any:
@@ -78,6 +78,10 @@ def per_datum_log_prob(mc: ModelClass, family: str, site: Any, eta: Array, scale
 
 #: Likelihood families whose outputs η (Normal mean, logits) :func:`flat_directions` differentiates.
 FLAT_FAMILIES = ("normal", "bernoulli", "categorical")
+#: The largest Jacobian (rows × outputs per row × d entries) :func:`flat_directions` forms; past it the
+#: count is None (reverse mode over every output of a 1,797-row, 10-class, d = 9,610 network asked for
+#: 1.0e11 bytes). 2²⁴ entries: 134 MB of float64 and an SVD of seconds.
+FLAT_MAX_ENTRIES = 2**24
 
 
 @functools.lru_cache(maxsize=64)
@@ -101,7 +105,8 @@ def flat_directions(mc: ModelClass, z: Array, data: Any, covariates: Mapping[str
 
     η: the Normal mean (rows scaled by 1/σ) or the Bernoulli/categorical logits; singular values below
     ``rcond`` · s_max count as 0, default rcond = max(rows·k, d)·ε₆₄ (NumPy's ``matrix_rank``). None for
-    another likelihood family or a non-finite z (an escaped fit): unknown, never a number. Not counted
+    another likelihood family, a non-finite z (an escaped fit) or a Jacobian of more than
+    ``FLAT_MAX_ENTRIES`` entries (too costly to form for a report): unknown, never a number. Not counted
     as a predictor's cost: one Jacobian of the training outputs (rows·k per-datum gradients), a report,
     not part of the fit.
     """
@@ -122,6 +127,9 @@ def flat_directions(mc: ModelClass, z: Array, data: Any, covariates: Mapping[str
     data = jnp.asarray(data)
     rows_total = int(data.shape[0])
     rows = rows_total if num_rows is None else int(num_rows)
+    outputs = int(np.size(observed_outputs(mc, family, z, covariates)[0]))
+    if outputs * mc.dim > FLAT_MAX_ENTRIES:
+        return None
     rowwise, static = mc.row_layout.split(covariates)
     jac, scale = _jacobian_fn(mc, family, static)(z, rowwise)
     jac = np.asarray(jac, np.float64)
