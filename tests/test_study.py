@@ -157,12 +157,17 @@ print("ok", out.shape)
 """
 
 
-@pytest.mark.slow
-def test_replicates_sharded_over_host_devices():
-    out = subprocess.run([sys.executable, "-c", _SHARDED], capture_output=True, text=True, timeout=120,
+def _with_two_host_devices(script: str, timeout: int) -> str:
+    """Run ``script`` (which asks for 2 host devices itself) in a fresh interpreter; its stdout."""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout,
                          env={k: v for k, v in os.environ.items() if k != "XLA_FLAGS"})
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "ok (5,)"
+    return out.stdout.strip()
+
+
+@pytest.mark.slow
+def test_replicates_sharded_over_host_devices():
+    assert _with_two_host_devices(_SHARDED, 120) == "ok (5,)"
 
 
 _NESTED_SHARDED = """
@@ -197,10 +202,7 @@ print("ok", placed)
 def test_nested_runs_sharded_over_host_devices_give_the_same_curve():
     # the R independent nested-sampling runs are split over the devices present (the CLI asks for host
     # devices), and the curve is bit-identical to the one computed on one device
-    out = subprocess.run([sys.executable, "-c", _NESTED_SHARDED], capture_output=True, text=True, timeout=300,
-                         env={k: v for k, v in os.environ.items() if k != "XLA_FLAGS"})
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "ok [2, 1]"
+    assert _with_two_host_devices(_NESTED_SHARDED, 300) == "ok [2, 1]"
 
 
 def test_sweep_command_line(tmp_path, capsys):
