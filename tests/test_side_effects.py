@@ -152,5 +152,12 @@ def test_public_names_load_on_first_use():
     run = _fresh(script)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.split() == ["[]", "True", "bayesvol.volume.front", "True", "True", "False", "True"]
+    # the modules that look predictors up by name see every built-in one, whichever is imported first
+    for module in ("bayesvol.app.cli", "bayesvol.regret.prequential"):
+        run = _fresh(f"import {module}; from bayesvol.regret.predictors import PREDICTORS; "
+                     "print(sorted({'laplace_ggn', 'sgd_ensemble', 'erm_gd', 'quadrature'} "
+                     "- set(PREDICTORS)))")
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.stdout.strip() == "[]", module
     run = _fresh("import bayesvol as bv; bv.no_such_name")
     assert run.returncode != 0 and "module 'bayesvol' has no attribute 'no_such_name'" in run.stderr

@@ -31,7 +31,7 @@ from typing import Any
 
 from bayesvol.app import outfolder
 from bayesvol.errors import InputError, read_toml
-from bayesvol.regret.predictors import PREDICTORS
+from bayesvol.regret.regret import PREDICTORS  # regret.py loads every module that registers a predictor
 
 __all__ = ["CLIError", "build_parser", "load_model", "main", "resolve_options"]
 

@@ -22,7 +22,7 @@ from bayesvol.errors import InputError, as_key
 from bayesvol.inference.fit import prepare_data
 from bayesvol.model.covariates import num_rows
 from bayesvol.model.model_class import ModelClass
-from bayesvol.regret.predictors import predictive_log_loss
+from bayesvol.regret.regret import predictive_log_loss  # with every predictor registered (regret.py)
 
 __all__ = ["block_prequential"]
 
