@@ -30,14 +30,14 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from bayesvol.errors import InputError, as_key
+from bayesvol.errors import InputError, as_key, check_counts
 from bayesvol.inference.fit import Posterior, fit, prepare_data
 from bayesvol.model.covariates import Static, thaw
 from bayesvol.model.covariates import num_rows as _num_rows
 from bayesvol.model.model_class import Array, ModelClass, ModelClassError
 from bayesvol.regret.erm import ErmFit, erm, log_likelihood, plugin_log_prob, prior_draws
 from bayesvol.regret.outputs import flat_directions
-from bayesvol.regret.sgld import sgld
+from bayesvol.regret.sgld import curvature_gradients, sgld
 
 __all__ = [
     "PREDICTORS",
@@ -276,17 +276,24 @@ def _sgld(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], tes
           options: Mapping[str, Any]) -> Array:
     """Mean of P_{z_s}(test_j) over SGLD draws z_s, started at the MAP.
 
-    Cost: the MAP's L-BFGS gradients, the diagonal preconditioner (jax.hessian: d Hessian-vector products
-    on n rows) and one minibatch of B per-datum gradients per step (burn-in + samples × thin).
+    The MAP: ``map_starts`` L-BFGS starts (default 1: z = 0; a tanh network needs 2, z = 0 is a stationary
+    point there), at most ``map_maxiter`` iterations each (default 500). Cost: the MAP's L-BFGS gradients,
+    the diagonal preconditioner and λ_max (:func:`~bayesvol.regret.sgld.curvature_gradients`) and one
+    minibatch of B per-datum gradients per step (burn-in + samples × thin).
     """
     kwargs = dict(options.get("fit_kwargs") or {})
+    map_starts = options.get("map_starts") or 1
+    map_maxiter = options.get("map_maxiter") or 500
+    check_counts(map_starts=map_starts, map_maxiter=map_maxiter)
     key_fit, key_run = jax.random.split(key)
-    start = _erm_fit(mc, train, train_covariates, key_fit, num_train, "map", 1)
+    start = erm(mc, train, key=key_fit, penalty="map", num_starts=map_starts, num_rows=num_train,
+                maxiter=map_maxiter, covariates=train_covariates)
     draws = sgld(mc, train, key=key_run, num_rows=num_train, start=start.z, **kwargs,
                  covariates=train_covariates)
     batch = min(int(kwargs.get("batch_size", 32)), _num_rows(train))
     steps = int(kwargs.get("num_burnin", 500)) + draws.shape[0] * int(kwargs.get("thin", 5))
-    cost = lbfgs_gradients(start, num_train) + 2 * mc.dim * num_train + steps * batch
+    cost = (lbfgs_gradients(start, num_train) + curvature_gradients(mc, num_train, start.z, train_covariates)
+            + steps * batch)
     return Prediction(mixture_log_prob(mc, draws, test, test_covariates), gradient_evaluations=cost)
 
 
