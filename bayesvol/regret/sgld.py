@@ -232,13 +232,14 @@ def _ggn_diagonal(mc: ModelClass, static_cov: Mapping[str, Any], rowwise: Mappin
     and logistic regression). Rows go in chunks of ≈ ``GGN_CHUNK_ENTRIES`` / (k d), so memory is
     O(chunk · k · d), never the (n k × d) Jacobian.
 
-    Why the GGN diagonal (measured on the digits MLP, d = 9,610, n = 1,797: benchmarks/RESULTS.md): it
-    is exact, costs k·n per-example gradients (k = 10), and is positive wherever the data move the output,
-    unlike the Hessian's diagonal away from a minimum; Hutchinson's z ⊙ Hz has a per-coordinate s.e. of
-    (Σ_{j≠i} H_ij²/probes)^{1/2}, which the network's off-diagonal curvature makes larger than many
-    diagonal entries (negative estimates), and the empirical Fisher Σ_i g_i² vanishes on the rows a fit
-    interpolates.
+    Why the GGN diagonal (measured on the digits MLP at its MAP, d = 9,610, n = 1,797; benchmarks/RESULTS.md):
+    it is exact, ≥ 0 for logits and means (Λ_i ⪰ 0), costs k·n per-example gradients (k = 10; 4.7 s),
+    and gave the smallest λ_max of M^{1/2}HM^{1/2} (30.7) and the lowest test loss of the chain (0.356
+    nats, 2 keys); the empirical Fisher Σ_i g_i² left 38 % of the coordinates at the prior's floor
+    (GGN: 16 %), λ_max 50.3, test loss 0.367; Hutchinson's z ⊙ Hz has a per-coordinate s.e. of 20 % at 10
+    probes (7 % at 100), goes negative, and its chain scored 0.379.
     """
+
     def row_fn(z: Array, row: Mapping[str, Array]) -> Any:
         return _row_distribution(mc, static_cov, z, row)
 
