@@ -111,3 +111,11 @@ def test_forced_diagonal_path_against_the_exact_posterior(linear, monkeypatch):
     sd = draws.std(axis=0, ddof=1)
     assert np.all(np.abs(draws.mean(axis=0) - m) <= 4 * sd / np.sqrt(ess))
     assert np.all(np.abs(draws.var(axis=0, ddof=1) / np.diag(s) - 1) <= 4 * np.sqrt(2 / ess))
+
+
+def test_map_options_are_checked(linear):
+    zoo, cov_train, y_train, cov_test, y_test = linear
+    for name, value in (("map_starts", 0), ("map_maxiter", 1.5)):
+        with pytest.raises(bv.InputError, match=name):
+            predictive_log_loss(zoo.model_class, "sgld", y_train, y_test, key=K, train_covariates=cov_train,
+                                test_covariates=cov_test, options={name: value})

@@ -282,8 +282,8 @@ def _sgld(mc: ModelClass, train: Array, train_covariates: Mapping[str, Any], tes
     minibatch of B per-datum gradients per step (burn-in + samples × thin).
     """
     kwargs = dict(options.get("fit_kwargs") or {})
-    map_starts = options.get("map_starts") or 1
-    map_maxiter = options.get("map_maxiter") or 500
+    map_starts = 1 if options.get("map_starts") is None else options["map_starts"]
+    map_maxiter = 500 if options.get("map_maxiter") is None else options["map_maxiter"]
     check_counts(map_starts=map_starts, map_maxiter=map_maxiter)
     key_fit, key_run = jax.random.split(key)
     start = erm(mc, train, key=key_fit, penalty="map", num_starts=map_starts, num_rows=num_train,
