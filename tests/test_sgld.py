@@ -119,3 +119,12 @@ def test_map_options_are_checked(linear):
         with pytest.raises(bv.InputError, match=name):
             predictive_log_loss(zoo.model_class, "sgld", y_train, y_test, key=K, train_covariates=cov_train,
                                 test_covariates=cov_test, options={name: value})
+
+
+def test_a_path_beyond_memory_is_refused_before_any_work(linear, monkeypatch):
+    from bayesvol import errors
+
+    zoo, cov, y, _, _ = linear
+    monkeypatch.setattr(errors, "_physical_memory", lambda: 8.0 * 3 * 100)  # 80 %: 240 steps of d = 3
+    with pytest.raises(bv.InputError, match=r"SGLD's path \(2500 steps × d = 3\).*num_burnin"):
+        sgld(zoo.model_class, y, key=K, start=jnp.zeros(3), covariates=cov)

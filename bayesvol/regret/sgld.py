@@ -101,6 +101,9 @@ def sgld(
     if start is None:
         start = erm(mc, data, key=key_fit, penalty="map", num_starts=1, num_rows=n, covariates=model_kwargs).z
     dense = _dense(mc, rowwise)
+    steps = num_burnin + num_samples * thin
+    check_memory(8.0 * steps * mc.dim, f"SGLD's path ({steps} steps × d = {mc.dim})",
+                 "fewer steps (num_burnin + num_samples × thin)")
     if dense:  # the dense Hessian; a class whose rows cannot be taken one at a time has no other path
         check_memory(3.0 * 8 * mc.dim**2, f"SGLD's dense Hessian ({mc.dim} × {mc.dim})",
                      "this class has no row layout for the diagonal path (give it per-row covariates or a "
