@@ -76,6 +76,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs read; at run time each name loa
     from bayesvol.volume.coefficient import LearningCoefficient as LearningCoefficient
     from bayesvol.volume.coefficient import learning_coefficient as learning_coefficient
     from bayesvol.volume.coefficient import log_volume_covariance as log_volume_covariance
+    from bayesvol.volume.coefficient import radii_to_depth as radii_to_depth
     from bayesvol.volume.curve import VolumeCurve as VolumeCurve
     from bayesvol.volume.front import AutoVolumeInfo as AutoVolumeInfo
     from bayesvol.volume.front import volume as volume
@@ -159,6 +160,7 @@ _EXPORTS = {
     'AsymptoticWarning': 'bayesvol.volume.coefficient',
     'LearningCoefficient': 'bayesvol.volume.coefficient',
     'learning_coefficient': 'bayesvol.volume.coefficient',
+    'radii_to_depth': 'bayesvol.volume.coefficient',
     'log_volume_covariance': 'bayesvol.volume.coefficient',
     'VolumeCurve': 'bayesvol.volume.curve',
     'AutoVolumeInfo': 'bayesvol.volume.front',
@@ -291,6 +293,7 @@ __all__ = [
     "online_regret",
     "open_study",
     "predictive_log_loss",
+    "radii_to_depth",
     "register_predictor",
     "regret_bound",
     "regret_curve",

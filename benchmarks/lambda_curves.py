@@ -3,7 +3,10 @@
 The curves do not depend on the estimator (``learning_coefficient`` only reads them), so this script samples
 them once and pickles (row, curve) per case; ``benchmarks/bench_lambda_refit.py`` fits them again. Jobs:
 
-* ``table``: the six cases of ``bayesvol lambda`` with its default keys (split of PRNGKey(0)), N = 64, R = 8;
+* ``table``: the six cases of ``bayesvol lambda`` with its default keys (split of PRNGKey(0)), N = 64, R = 8,
+  radii extended to ``LAMBDA_DEPTH`` nats;
+* ``depth-crossings``: the two normal crossings as in ``table`` (depth included) at keys PRNGKey(1000 s + i),
+  s = 1 … 7, i the case's index;
 * ``calib-linreg`` / ``calib-mixture``: the calibration set of RESULTS.md (N = 32 × R = 4, eps2 = 1e-8 … 1e-2,
   13 radii, seeds 100 … 109, 50 covariate rows);
 * ``crossing24`` / ``crossing44``: the normal crossings θ1²θ2⁴ (m = 1) and θ1⁴θ2⁴ (m = 2) at the table's
@@ -50,8 +53,15 @@ def main() -> None:
             zoo = models.linear_regression(d=2) if job == "calib-linreg" else models.gaussian_mixture()
             for seed in range(100, 110):
                 row, curve, _ = lambda_case(zoo, np.geomspace(1e-8, 1e-2, 13), jax.random.PRNGKey(seed),
-                                            num_live=32, num_runs=4, rows=50)
+                                            num_live=32, num_runs=4, rows=50, depth=None)
                 _save(out, f"{job}_{seed}", row, curve)
+        elif job == "depth-crossings":
+            for seed in range(1, 8):
+                for i, (label, name, opts) in enumerate(LAMBDA_CASES):
+                    if name == "normal_crossing":
+                        row, curve, _ = lambda_case(reg[name](**opts), lambda_eps2(),
+                                                    jax.random.PRNGKey(1000 * seed + i), label=label)
+                        _save(out, f"depth_{i}_{seed}", row, curve)
         elif job.startswith("crossing"):  # crossing24 / crossing44: seeds 1 … 5 at the table's defaults
             powers = (1, 2) if job == "crossing24" else (2, 2)
             for seed in range(1, 6):

@@ -117,8 +117,11 @@ def main(small: bool = False, out: str | Path | None = None) -> dict:
 
 
 def _lambda_table(small: bool, out_dir: Path, key: jax.Array) -> tuple[list[dict], Path]:
-    """λ̂ ± s.e. and m̂ against the known λ, m (the rows of `bayesvol lambda`), and k(t) → 2λ."""
-    from bayesvol.app.experiments import LAMBDA_CASES, lambda_case, lambda_eps2
+    """λ̂ ± s.e. and m̂ against the known λ, m (the rows of `bayesvol lambda`), and k(t) → 2λ.
+
+    The small run keeps its short grid (no extension to LAMBDA_DEPTH nats): seconds, not minutes.
+    """
+    from bayesvol.app.experiments import LAMBDA_CASES, LAMBDA_DEPTH, lambda_case, lambda_eps2
     from bayesvol.app.plots import plot_volume_dimension_limits
 
     cases = LAMBDA_CASES[:2] if small else LAMBDA_CASES
@@ -126,7 +129,8 @@ def _lambda_table(small: bool, out_dir: Path, key: jax.Array) -> tuple[list[dict
     rows, curves = [], {}
     for j, (label, name, options) in enumerate(cases):
         row, curve, _ = lambda_case(models.get(name, **options), eps2, jax.random.fold_in(key, j),
-                                    num_live=16 if small else 64, num_runs=4 if small else 8, label=label)
+                                    num_live=16 if small else 64, num_runs=4 if small else 8, label=label,
+                                    depth=None if small else LAMBDA_DEPTH)
         rows.append(row)
         curves[label] = (curve, row["lambda"])
     lines = [f"{'case':<27}{'λ':>7}{'λ̂ ± s.e.':>17}{'m':>4}{'m̂':>7}{'|z|':>6}{'|Δλ|/λ':>8}"]

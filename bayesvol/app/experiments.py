@@ -25,6 +25,7 @@ __all__ = [
     "COMMANDS",
     "DATASETS",
     "LAMBDA_CASES",
+    "LAMBDA_DEPTH",
     "DataSet",
     "check_model_fits_data",
     "compare_command",
@@ -741,21 +742,31 @@ LAMBDA_CASES: tuple[tuple[str, str, dict[str, Any]], ...] = (
 _LAMBDA_QUICK = 1  # BAYESVOL_QUICK (tests): the first case only
 
 
+LAMBDA_DEPTH = 20.0
+"""Nats of depth the λ table's curves reach at least (:func:`lambda_case`): a case with small λ is sampled
+down to far smaller t than 1e-8 (θ1⁴θ2⁴: ≈ 1e-45), where its log factor separates from power-law
+corrections."""
+
+
 def lambda_eps2(quick: bool = False) -> np.ndarray:
     """The radii of the λ table: two per decade from 1e-8 to 1e-2 (1e-5 to 1e-2 when quick)."""
     return np.geomspace(1e-5, 1e-2, 7) if quick else np.geomspace(1e-8, 1e-2, 13)
 
 
 def lambda_case(zoo: Any, eps2: np.ndarray, key: jax.Array, *, num_live: int = 64, num_runs: int = 8,
-                rows: int = 50, label: str | None = None, progress_bar: bool = False
-                ) -> tuple[dict[str, Any], Any, Any]:
+                rows: int = 50, label: str | None = None, progress_bar: bool = False,
+                depth: float | None = LAMBDA_DEPTH) -> tuple[dict[str, Any], Any, Any]:
     """One row of the λ table: a nested curve of ``zoo`` on ``eps2`` and its :func:`learning_coefficient`.
 
-    Returns (row, curve, fit); the row holds λ (known), λ̂ ± s.e., m (known), m̂ ("undetermined" as None),
-    |z| = |λ̂ − λ|/s.e., the relative error, the window, χ²/dof, D evaluations and seconds. An
-    :class:`AsymptoticWarning` is recorded in the row (``asymptotic``) rather than raised.
+    ``depth`` (nats, default :data:`LAMBDA_DEPTH`; None: ``eps2`` as given): where the curve on ``eps2`` is
+    shallower than log V = −depth, it is the pilot of a second run on the radii extended to that depth
+    (:func:`~bayesvol.volume.coefficient.radii_to_depth`, one per decade below the pilot's), whose curve is
+    fitted; both runs' evaluations and time are counted. Returns (row, curve, fit); the row holds λ (known),
+    λ̂ ± s.e., m (known), m̂ ("undetermined" as None), |z| = |λ̂ − λ|/s.e., the relative error, the window,
+    χ²/dof, the radii's range, D evaluations and seconds. An :class:`AsymptoticWarning` is recorded in the row
+    (``asymptotic``) rather than raised.
     """
-    from bayesvol.volume.coefficient import AsymptoticWarning, learning_coefficient
+    from bayesvol.volume.coefficient import AsymptoticWarning, learning_coefficient, radii_to_depth
     from bayesvol.volume.nested import sampled_volume
 
     key_cov, key_run = jax.random.split(key)
@@ -763,6 +774,14 @@ def lambda_case(zoo: Any, eps2: np.ndarray, key: jax.Array, *, num_live: int = 6
     start = time.perf_counter()
     curve = sampled_volume(zoo.model_class, zoo.true_params, eps2, key=key_run, num_live=num_live,
                            num_runs=num_runs, progress=progress_bar, **covariates)
+    evaluations = int(curve.diagnostics.num_evaluations)
+    if depth is not None:
+        deeper = radii_to_depth(curve, depth)
+        if deeper.size > np.asarray(eps2).size:
+            curve = sampled_volume(zoo.model_class, zoo.true_params, deeper,
+                                   key=jax.random.fold_in(key_run, 1), num_live=num_live, num_runs=num_runs,
+                                   progress=progress_bar, **covariates)
+            evaluations += int(curve.diagnostics.num_evaluations)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AsymptoticWarning)  # recorded as fit.asymptotic in the row
         fit = learning_coefficient(curve)
@@ -774,7 +793,8 @@ def lambda_case(zoo: Any, eps2: np.ndarray, key: jax.Array, *, num_live: int = 6
            "z": None if lam is None else abs(fit.learning_coefficient - lam) / fit.stderr,
            "relative_error": None if not lam else abs(fit.learning_coefficient - lam) / lam,
            "window": list(fit.window), "chi2": fit.chi2, "dof": fit.dof, "asymptotic": fit.asymptotic,
-           "evaluations": fit.num_evaluations, "seconds": seconds}
+           "eps2_range": [float(curve.eps2[0]), float(curve.eps2[-1])],
+           "evaluations": evaluations, "seconds": seconds}
     return row, curve, fit
 
 
@@ -810,7 +830,7 @@ def lambda_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         for (label, name, case_options), key in zip(cases, keys):
             case_zoo = zoo_registry[name](**case_options)
             row, curve, _ = lambda_case(case_zoo, eps2, key, num_live=num_live, num_runs=num_runs,
-                                        label=label)
+                                        label=label, depth=None if quick else LAMBDA_DEPTH)
             rows.append(row)
             curves[label] = (curve, row["lambda"])
             report.add_dataset(f"volume_{name}_{len(rows)}", curve.to_xarray())
@@ -818,8 +838,9 @@ def lambda_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
             if not options.get("json"):
                 print(_lambda_line(row), flush=True)
             step(label)
-    result = {"command": "lambda", "eps2": eps2.tolist(), "num_live": num_live, "num_runs": num_runs,
-              "rows": rows}
+    depth = None if quick else LAMBDA_DEPTH
+    result = {"command": "lambda", "eps2": eps2.tolist(), "depth": depth, "num_live": num_live,
+              "num_runs": num_runs, "rows": rows}
     report.add_results(**result)
     report.add_table("Learning coefficients: known λ, m against λ̂ ± s.e., m̂ from the volume curve",
                      [{k: v for k, v in r.items() if k not in ("options", "window")} for r in rows])
@@ -828,7 +849,10 @@ def lambda_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     html_path = report.write_html()
     if not options.get("json"):
         print("m̂: the multiplicity read off the curve (undet.: the data do not decide it); "
-              "|z| = |λ̂ − λ|/s.e.")
+              "|z| = |λ̂ − λ|/s.e."
+              + ("" if depth is None else f"; radii two per decade from 1e-8 to 1e-2, extended one per "
+                                          f"decade until log V ≈ −{depth:g} nats (after a pilot run, counted "
+                                          "in the time)"))
         print(f"Report: {html_path}")
     return result
 
@@ -837,7 +861,7 @@ COMMANDS["lambda"] = lambda_command
 
 
 def _nested_lambda(curve: Any) -> Any:
-    """λ and m of a nested curve (None without one, or with fewer than 4 reached radii below t = 0.1)."""
+    """λ and m of a nested curve (None without one, or with fewer than 4 reached radii below t = 0.1 and 3 nats deep)."""
     from bayesvol.errors import InputError
     from bayesvol.volume.coefficient import AsymptoticWarning, learning_coefficient
 

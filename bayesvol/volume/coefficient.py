@@ -32,7 +32,8 @@ so its diagonal is the curve's stderr² exactly (a unit test checks it).
 {λ : min_b χ²(λ, b) ≤ χ²_min + 1} (at fixed b the GLS χ² is quadratic in λ with the m = 1 design's s.e., so
 the set is the union over the b grid of λ(b) ± s.e.·√(χ²_min + 1 − χ²(b))); for m = 1 it is the GLS s.e.
 
-The window (the stated rule): the radii below ``t_max`` where every run reached, grown from the deepest
+The window (the stated rule): the radii below ``t_max`` where every run reached and the curve is at least
+``min_depth`` (:data:`MIN_DEPTH`, 3) nats deep, grown from the deepest
 ``min_points`` towards larger t, one radius at a time, for as long as the asymptotic form with its best
 integer m fits within the correlated errors (χ² p-value ≥ ``p_min``); the window stops at the first radius
 that breaks it. m: each integer 1 … ``max_multiplicity`` is fitted on that window and scored by the
@@ -48,6 +49,13 @@ power-law correction of an m = 1 curve (θ1²θ2⁴: V ≈ a t^{1/4}(1 + β t^{1
 with b as well as a true log factor is; with the Akaike charge (2) its exact curve read λ 20 % high, with
 6.63 10 %, while the m = 2 crossing θ1⁴θ2⁴'s exact curve reads 5 % either way. ``multiplicity=`` fixes m
 where the theory gives it (b is still fitted for m ≥ 2).
+
+Depth, not t, is what separates the two readings: an m ≥ 2 curve's slope drifts like 1/log(1/t) over every
+decade, an m = 1 curve's power-law correction dies out like t^κ. Nested sampling pays per nat of depth, and a
+small λ spreads those nats over many decades, so :func:`radii_to_depth` extends a pilot curve's radii down to
+a stated depth (the λ table: 20 nats, t ≈ 1e-36 … 1e-48 for the normal crossings). Measured on 8 seeds of
+each crossing (N 64 × R 8, depth 20, ``min_depth`` 3): θ1²θ2⁴ mean |Δλ|/λ 1.6 %, max 3.6 %; θ1⁴θ2⁴ 2.8 %,
+max 6.7 %, where the 1e-8 … 1e-2 grid gave up to 18 % and 26 % (RESULTS.md).
 """
 
 from __future__ import annotations
@@ -63,8 +71,22 @@ from bayesvol.errors import BayesvolWarning, InputError
 from bayesvol.volume.curve import VolumeCurve
 from bayesvol.volume.nested_statistics import NestedInfo, _shrinkage
 
-__all__ = ["AsymptoticWarning", "LearningCoefficient", "MultiplicityFit", "learning_coefficient",
-           "log_volume_covariance"]
+__all__ = [
+    "MIN_DEPTH",
+    "AsymptoticWarning",
+    "LearningCoefficient",
+    "MultiplicityFit",
+    "learning_coefficient",
+    "log_volume_covariance",
+    "radii_to_depth",
+]
+
+
+MIN_DEPTH = 3.0
+"""Radii where the curve is shallower than MIN_DEPTH nats (log V > −MIN_DEPTH) never enter the fit. An m = 1
+curve's leading correction is a power, relative t^κ with κ of the order of λ, i.e. ≈ V^{κ/λ}: a fixed depth
+bounds it for every λ, where a fixed t does not (θ1²θ2⁴, λ = κ = ¼: 38 % at t = 1e-2, 3 % at V = e^{-3}, where
+the m = 2 form with b took it for a log factor and read λ 10 % high; RESULTS.md)."""
 
 
 class AsymptoticWarning(BayesvolWarning):
@@ -184,12 +206,14 @@ def log_volume_covariance(curve: VolumeCurve) -> np.ndarray:
 
 def learning_coefficient(curve: VolumeCurve, *, multiplicity: int | None = None, t_max: float = 0.1,
                          min_points: int = 4, max_multiplicity: int = 3, p_min: float = 0.01,
-                         delta_chi2: float = 6.63, shift_penalty: float = 6.63) -> LearningCoefficient:
+                         delta_chi2: float = 6.63, shift_penalty: float = 6.63,
+                         min_depth: float = MIN_DEPTH) -> LearningCoefficient:
     """λ ± s.e. and m from a nested volume curve: fit of log V = λ log t + (m−1) log(log(1/t) + b) + c.
 
     Over the window of small t chosen by the rule in the module docstring, with the covariance of
     :func:`log_volume_covariance`. ``multiplicity``: fix m (else the integers 1 … ``max_multiplicity`` are
-    compared); ``t_max``: only radii t < t_max (< 1) enter; ``min_points``: the smallest window (≥ 3);
+    compared); ``t_max``: only radii t < t_max (< 1) enter; ``min_depth``: nor radii with log V > −min_depth
+    (:data:`MIN_DEPTH`); ``min_points``: the smallest window (≥ 3);
     ``p_min``: the χ² p-value below which a window is rejected; ``delta_chi2``: how much worse every other m
     must score for m to count as determined; ``shift_penalty``: the χ² charged for b in the m ≥ 2 forms.
     Raises :class:`AsymptoticWarning` when even the deepest
@@ -206,6 +230,8 @@ def learning_coefficient(curve: VolumeCurve, *, multiplicity: int | None = None,
                          f"got {min_points!r}")
     if not 0 < t_max <= 1:
         raise InputError(f"t_max must be in (0, 1] (log log(1/t) needs t < 1), got {t_max!r}")
+    if not min_depth >= 0:
+        raise InputError(f"min_depth must be ≥ 0 nats, got {min_depth!r}")
     if not 0 < p_min < 1:
         raise InputError(f"p_min must be in (0, 1), got {p_min!r}")
     if not delta_chi2 > 0:
@@ -216,18 +242,21 @@ def learning_coefficient(curve: VolumeCurve, *, multiplicity: int | None = None,
     y = np.asarray(curve.log_volume, dtype=float)
     cov = log_volume_covariance(curve)
     return _fit_curve(t, y, cov, num_evaluations=info.num_evaluations, multiplicity=multiplicity,
-                      t_max=t_max, min_points=min_points, max_multiplicity=max_multiplicity, p_min=p_min,
+                      t_max=t_max, min_depth=min_depth, min_points=min_points,
+                      max_multiplicity=max_multiplicity, p_min=p_min,
                       delta_chi2=delta_chi2, shift_penalty=shift_penalty)
 
 
 def _fit_curve(t: np.ndarray, y: np.ndarray, cov: np.ndarray, *, num_evaluations: int,
                multiplicity: int | None, t_max: float, min_points: int, max_multiplicity: int,
+               min_depth: float = 0.0,
                p_min: float, delta_chi2: float, shift_penalty: float = 6.63) -> LearningCoefficient:
     """The window rule, the fits over m and their average (module docstring) on radii t, log V y, cov."""
-    usable = np.flatnonzero((t < t_max) & np.isfinite(y) & np.isfinite(np.diag(cov)))
+    usable = np.flatnonzero((t < t_max) & np.isfinite(y) & np.isfinite(np.diag(cov)) & (y <= -min_depth))
     if usable.size < min_points:
         raise InputError(
-            f"learning_coefficient needs ≥ {min_points} radii eps2 < t_max = {t_max:g} with a finite log V; "
+            f"learning_coefficient needs ≥ {min_points} radii eps2 < t_max = {t_max:g} with a finite log V "
+            f"≤ −min_depth = {-min_depth:g}; "
             f"the curve has {usable.size} (eps2 = {t.tolist()}): pass a grid reaching deeper (for example "
             "eps2 = np.geomspace(1e-8, 1e-2, 13))")
     ms = [multiplicity] if multiplicity is not None else list(range(1, max_multiplicity + 1))
@@ -280,6 +309,43 @@ def _fit_curve(t: np.ndarray, y: np.ndarray, cov: np.ndarray, *, num_evaluations
         log_constant=best.log_constant, window=window, num_points=size, chi2=best.chi2, dof=best.dof,
         p_value=p_value, asymptotic=asymptotic, fits=tuple(fits), num_evaluations=num_evaluations,
         shift=best.shift)
+
+
+def radii_to_depth(curve: VolumeCurve, depth: float, *, per_decade: float = 1.0,
+                   max_decades: float = 200.0) -> np.ndarray:
+    """The pilot ``curve``'s radii extended downwards until log V(t) ≈ −``depth`` nats.
+
+    Below the pilot's deepest reached radius t₀ the grid continues at ``per_decade`` radii per decade down
+    to t_min = t₀ · exp(−(depth − H₀)/s), where H₀ = −log V(t₀) and s > 0 is the slope d log V / d log t of
+    the m = 1 fit to the pilot's deepest four radii (for m ≥ 2 the slope still grows towards λ below t₀, so
+    the depth reached is at least ``depth``). Returns the pilot's radii unchanged when it is already
+    ``depth`` deep. Why depth and not a fixed t: nested sampling's cost is per nat of depth, and a small λ
+    spreads those nats over many decades of t — the decades that separate a log factor (m ≥ 2, a slope
+    drifting like 1/log(1/t)) from an m = 1 curve's power-law corrections (which die out like t^κ).
+    """
+    if not depth > 0:
+        raise InputError(f"depth must be > 0 nats, got {depth!r}")
+    if not per_decade > 0 or not max_decades > 0:
+        raise InputError(f"per_decade and max_decades must be > 0, got {per_decade!r}, {max_decades!r}")
+    t = np.asarray(curve.eps2, dtype=float)
+    y = np.asarray(curve.log_volume, dtype=float)
+    reached = np.flatnonzero(np.isfinite(y))
+    if reached.size < 4:
+        raise InputError(f"radii_to_depth needs a pilot curve with ≥ 4 reached radii, got {reached.size}")
+    h0 = -float(y[reached[0]])
+    if h0 >= depth:
+        return t
+    deep = reached[:4]
+    slope = _gls(t[deep], y[deep], np.diag(np.asarray(curve.stderr, dtype=float)[deep] ** 2 + 1e-12), 1)
+    s = slope.learning_coefficient
+    if not s > 0:
+        raise InputError(f"the pilot curve's deepest slope d log V / d log t = {s:.3g} is not positive: "
+                         "it cannot be extrapolated to a depth")
+    decades = min((depth - h0) / s / np.log(10.0), max_decades)
+    t0 = float(t[reached[0]])
+    count = max(1, int(np.ceil(decades * per_decade)))
+    below = t0 * 10.0 ** (-decades * np.arange(count, 0, -1) / count)
+    return np.concatenate([below, t[reached[0]:]])
 
 
 def _nested_info(curve: VolumeCurve, who: str = "learning_coefficient") -> NestedInfo:
