@@ -181,7 +181,8 @@ def test_depth_separates_the_two_crossings(exact, m):
     assert t.size > pilot_t.size and np.all(np.diff(t) > 0) and np.allclose(t[-13:], pilot_t)
     y = exact(t)
     assert -y[0] >= 20.0 - 0.5  # the extrapolated grid reaches the depth (m = 2: deeper, its slope grows)
-    fit = _fit(t, y, _nested_like_cov(y, 64, 8), min_depth=MIN_DEPTH)
+    fit = _fit(t, y, _nested_like_cov(y, 64, 8), min_depth=MIN_DEPTH, max_dimension=2)
+    assert [f.multiplicity for f in fit.fits] == [1, 2]  # m ≤ d = 2
     assert abs(fit.learning_coefficient - 0.25) < min(0.04 * 0.25, 3 * fit.stderr), fit
     assert fit.multiplicity_used == m or (m == 2 and fit.multiplicity_used == 3), fit
     assert fit.multiplicity != 1
@@ -280,6 +281,7 @@ def test_crossings_on_nested_curves_to_depth(powers, m):
     key = jax.random.split(jax.random.PRNGKey(0), len(LAMBDA_CASES))[index]
     row, curve, fit = lambda_case(models.normal_crossing(powers=powers), lambda_eps2(), key)
     assert curve.eps2[0] < 1e-30 and -np.nanmin(curve.log_volume) >= LAMBDA_DEPTH - 1.0  # it went deep
+    assert curve.diagnostics.dim == 2 and [f.multiplicity for f in fit.fits] == [1, 2]  # m ≤ d
     assert row["evaluations"] > curve.diagnostics.num_evaluations  # the pilot's evaluations are counted
     assert row["relative_error"] < 0.1 and row["z"] < 4, row
     assert fit.multiplicity in (m, None), fit  # right, or "undetermined"; never the wrong integer

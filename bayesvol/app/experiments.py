@@ -861,7 +861,7 @@ COMMANDS["lambda"] = lambda_command
 
 
 def _nested_lambda(curve: Any) -> Any:
-    """λ and m of a nested curve (None without one, or with fewer than 4 reached radii below t = 0.1 and 3 nats deep)."""
+    """λ and m of a nested curve (None without one, or with < 4 reached radii below t = 0.1, 3 nats deep)."""
     from bayesvol.errors import InputError
     from bayesvol.volume.coefficient import AsymptoticWarning, learning_coefficient
 

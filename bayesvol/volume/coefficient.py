@@ -212,8 +212,9 @@ def learning_coefficient(curve: VolumeCurve, *, multiplicity: int | None = None,
 
     Over the window of small t chosen by the rule in the module docstring, with the covariance of
     :func:`log_volume_covariance`. ``multiplicity``: fix m (else the integers 1 … ``max_multiplicity`` are
-    compared); ``t_max``: only radii t < t_max (< 1) enter; ``min_depth``: nor radii with log V > −min_depth
-    (:data:`MIN_DEPTH`); ``min_points``: the smallest window (≥ 3);
+    compared; never more than the curve's dimension d, since the order m of the largest pole of
+    ζ(z) = ∫ D(θ)^z w(θ) dθ is at most d); ``t_max``: only radii t < t_max (< 1) enter; ``min_depth``: nor
+    radii with log V > −min_depth (:data:`MIN_DEPTH`); ``min_points``: the smallest window (≥ 3);
     ``p_min``: the χ² p-value below which a window is rejected; ``delta_chi2``: how much worse every other m
     must score for m to count as determined; ``shift_penalty``: the χ² charged for b in the m ≥ 2 forms.
     Raises :class:`AsymptoticWarning` when even the deepest
@@ -242,14 +243,14 @@ def learning_coefficient(curve: VolumeCurve, *, multiplicity: int | None = None,
     y = np.asarray(curve.log_volume, dtype=float)
     cov = log_volume_covariance(curve)
     return _fit_curve(t, y, cov, num_evaluations=info.num_evaluations, multiplicity=multiplicity,
-                      t_max=t_max, min_depth=min_depth, min_points=min_points,
+                      t_max=t_max, min_depth=min_depth, max_dimension=info.dim, min_points=min_points,
                       max_multiplicity=max_multiplicity, p_min=p_min,
                       delta_chi2=delta_chi2, shift_penalty=shift_penalty)
 
 
 def _fit_curve(t: np.ndarray, y: np.ndarray, cov: np.ndarray, *, num_evaluations: int,
                multiplicity: int | None, t_max: float, min_points: int, max_multiplicity: int,
-               min_depth: float = 0.0,
+               min_depth: float = 0.0, max_dimension: int = 0,
                p_min: float, delta_chi2: float, shift_penalty: float = 6.63) -> LearningCoefficient:
     """The window rule, the fits over m and their average (module docstring) on radii t, log V y, cov."""
     usable = np.flatnonzero((t < t_max) & np.isfinite(y) & np.isfinite(np.diag(cov)) & (y <= -min_depth))
@@ -260,6 +261,8 @@ def _fit_curve(t: np.ndarray, y: np.ndarray, cov: np.ndarray, *, num_evaluations
             f"the curve has {usable.size} (eps2 = {t.tolist()}): pass a grid reaching deeper (for example "
             "eps2 = np.geomspace(1e-8, 1e-2, 13))")
     ms = [multiplicity] if multiplicity is not None else list(range(1, max_multiplicity + 1))
+    if multiplicity is None and max_dimension > 0:  # m ≤ d: the pole of ζ(z) = ∫ D^z w has order ≤ d
+        ms = ms[:max(1, max_dimension)]
 
     def fit_window(size: int) -> list[MultiplicityFit]:
         idx = usable[:size]  # the deepest `size` radii (eps2 is increasing)

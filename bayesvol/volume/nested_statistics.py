@@ -104,6 +104,8 @@ class NestedInfo(NamedTuple):
         The runs' spread / order-statistics variance of log V(t): ≈ 1 when the moves mix.
     stderr_theory : (T,) array
         The standard error of log V(t) from the order statistics alone.
+    dim : int
+        The dimension d of the sampled space (0: not recorded); the multiplicity m of a pole is at most d.
 
     """
 
@@ -129,6 +131,7 @@ class NestedInfo(NamedTuple):
     log_volume_runs: np.ndarray
     variance_inflation: np.ndarray
     stderr_theory: np.ndarray
+    dim: int = 0
 
     def to_arviz(self) -> xr.DataTree:
         """The sampler's health per (run, level) as an ArviZ DataTree (group ``sample_stats``).
@@ -260,7 +263,7 @@ def _summarize(out: _Levels, t: np.ndarray, num_live: int, num_delete: int, num_
         proposal_acceptance=out.accepted[:count], divergence_autocorr=autocorr,
         moves_ess=num_live * np.clip((1 - autocorr) / (1 + autocorr), 0, 1), live_divergence=live,
         log_volume_runs=log_v, variance_inflation=inflation,
-        stderr_theory=np.sqrt(var.mean(0) / var.shape[0]))
+        stderr_theory=np.sqrt(var.mean(0) / var.shape[0]), dim=int(np.shape(out.positions)[-1]))
     return VolumeCurve(eps2=t, log_volume=log_volume, stderr=stderr, volume_dimension=dim,
                        volume_dimension_stderr=dim_se, method="nested", diagnostics=info)
 
