@@ -396,8 +396,9 @@ def _network_sentence(result: Mapping[str, Any], study: Any) -> str:
             text += (" On the data's labels (θ* is not the truth: B_n is a reference, not a bound) the "
                      f"excess prequential code length at n = {n:,} is " + "; ".join(parts) + ".")
         else:
-            text += (" On labels drawn from P_θ* (the realizable surrogate: P_θ* is the truth and the Bayes "
-                     "mixture's expected excess code is ≤ B_n) it is " + "; ".join(parts) + ".")
+            text += (" On labels drawn from P_θ* (the realizable surrogate: P_θ* is the truth, and the exact "
+                     "Bayes mixture's expected excess code is ≤ B_n, here B_n's Laplace approximation over "
+                     f"{result['volume_rows']} rows) it is " + "; ".join(parts) + ".")
     return text + interpolation_clause(["network"] if study.interpolates else [])
 
 
