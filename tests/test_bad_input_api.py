@@ -290,6 +290,18 @@ CASES = [
      "predictors must be a non-empty list"),
     ("network_study/split-1",
      lambda c: bv.network_study(c.lmc, c.y, [2], [0], ["plugin"], key=K, split=1.0, x=c.x), "split"),
+    ("network_study/projection-unknown",
+     lambda c: bv.network_study(c.lmc, c.y, [2], [0], ["plugin"], key=K, projection="mle", x=c.x),
+     "projection must be one of \\('map', 'erm'\\)"),
+    ("network_study/labels-unknown",
+     lambda c: bv.network_study(c.lmc, c.y, [2], [0], ["plugin"], key=K, labels="truth", x=c.x),
+     "labels must be one of \\('data', 'theta_star'\\)"),
+    ("network_study/labels-repeated",
+     lambda c: bv.network_study(c.lmc, c.y, [2], [0], ["plugin"], key=K, labels=["data", "data"], x=c.x),
+     "labels must be one of .* or a list of distinct ones"),
+    ("network_regret/labels-list",
+     lambda c: bv.network_regret(c.lmc, c.y, jnp.zeros(c.lmc.dim), [2], [0], ["plugin"], key=K,
+                                 labels=["theta_star"], x=c.x), "labels must be one of"),
 ]
 
 

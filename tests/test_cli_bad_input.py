@@ -39,6 +39,8 @@ _FILES: dict[str, str] = {
     "jsonyes.toml": "json = \"yes\"\n",
     "nneg.toml": "n = [10, -1]\n",
     "data.toml": "data = \"nosuch\"\n",
+    "projection.toml": "projection = \"mle\"\n",
+    "labels.toml": "labels = [\"data\", \"truth\"]\n",
     "model3.toml": "model = 3\n",
     "both.toml": "option = {a = 1}\nmodel_options = {a = 2}\n",
     "a_file": "",
@@ -250,6 +252,14 @@ CASES: list[tuple[list[str], str]] = [
     (["architectures", "--data", "diabetes"], "`bayesvol architectures` needs a classification data set"),
     (["architectures", "--option", "widths=[8]"], "--option is not an option of `bayesvol architectures`"),
     (["architectures", "--seeds", "0"], "--seeds must be a positive"),
+    (["network", "--projection", "mle"], "argument --projection: invalid choice: 'mle'"),
+    (["architectures", "--labels", "truth"], "argument --labels: invalid choice: 'truth'"),
+    (["volume", "--projection", "map"], "--projection is not an option of `bayesvol volume`; it is taken by: "
+                                        "network, architectures"),
+    (["regret", "--labels", "theta_star"], "--labels is not an option of `bayesvol regret`"),
+    (["network", "--config", f"{T}/projection.toml"], "--projection must be one of map, erm"),
+    (["architectures", "--config", f"{T}/labels.toml"],
+     "--labels must be distinct values from data, theta_star"),
     (["spectrum", "--out", f"{T}/no_manifest"], "already holds results (results.json) of a run without a "
                                                 "manifest; choose another --out, or add --overwrite"),
 ]

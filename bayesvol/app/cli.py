@@ -51,8 +51,9 @@ _COMMANDS: dict[str, str] = {
                 "character sequence",
     "lambda": "learning coefficients λ and multiplicities m read off the volume curve, for the zoo's "
               "singular cases with known values",
-    "network": "a tanh MLP on a real data set through the whole framework: θ* by ERM, its held-out log loss, "
-               "the Laplace volume at θ*, k_eff(n), B_n and the regret of the approximate mixtures and ERM",
+    "network": "a tanh MLP on a real data set through the whole framework: θ* (the MAP on every row, or "
+               "ERM), its held-out log loss, the Laplace volume at θ*, k_eff(n), B_n and the regret of the "
+               "approximate mixtures and ERM, on the data's labels and on labels drawn from P_θ*",
     "architectures": "deep narrow MLP, shallow wide MLP, random features and linear at equal parameter count "
                      "on a real data set: Fisher spectra, complexity ranges, Comp(t), k_eff(n) and regret",
     "models": "list the zoo models and their facts",
@@ -97,6 +98,8 @@ _NETWORKS = ("network", "architectures")  # real networks on real data (app/netw
 for _key in ("n", "seeds", "predictors", "data", "m"):
     _USED_BY[_key] = (*_USED_BY[_key], *_NETWORKS)
 _USED_BY["option"] = (*_USED_BY["option"], "network")  # the MLP's widths
+_USED_BY["projection"] = _NETWORKS  # θ* by MAP or ERM
+_USED_BY["labels"] = _NETWORKS  # the data's labels or the realizable surrogate
 _EXECUTORS = ("inline", "processes", "ray")
 
 _HINTS: dict[tuple[str, str], str] = {
@@ -157,6 +160,13 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
         add("data", text=f"data set: one of scikit-learn's bundled {', '.join(DATASETS)} (default "
                          "breast_cancer), or a .npz file with arrays x and y; the model takes its dimensions "
                          f"from the data. Models by task: {which_models_fit()}")
+    add("projection", choices=("map", "erm"),
+        text="θ* on every row: map (default; the prior as weight decay, attained) or erm (the projection "
+             "of the data on the class; a network that interpolates the rows never attains it)")
+    add("labels", nargs="+", choices=("data", "theta_star"),
+        text="labels the regret is measured on: data (the data set's) and/or theta_star (drawn from "
+             "P_θ*(·|x): the realizable surrogate, where B_n bounds the Bayes mixture); default " +
+             ("data theta_star" if command == "network" else "data"))
     add("order", type=int, text="largest Markov order K (default 5)")
     add("executor", choices=_EXECUTORS,
         text="where the cells run: inline (this process, default), processes (local, spawned) or ray")

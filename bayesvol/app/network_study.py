@@ -1,9 +1,11 @@
 """`bayesvol network` and `bayesvol architectures`: real networks on real data through the whole framework.
 
 ``network``: a tanh MLP (the zoo's ``mlp_classification``; 64 → 128 → 10 on digits, d = 9,610) on a
-bundled data set, taken through :func:`bayesvol.regret.agnostic.network_study` — θ* by ERM, its held-out log
-loss, the Laplace volume curve at θ*, k_eff(n), B_n, and the excess log loss and prequential code length of
-the approximate mixtures and ERM over n, every piece written as it finishes.
+bundled data set, taken through :func:`bayesvol.regret.agnostic.network_study` — θ* (``--projection``: the MAP
+on every row by default, attained; or the ERM), its held-out log loss, the Laplace volume curve at θ*,
+k_eff(n), B_n, and the excess log loss and prequential code length of the approximate mixtures and ERM over
+n, on the data's labels and on the realizable surrogate (labels drawn from P_θ*, where B_n is a theorem for
+the Bayes mixture; ``--labels``), every piece written as it finishes.
 
 ``architectures``: four classes of (nearly) equal parameter count on the same data — a deep narrow MLP, a
 shallow wide MLP, random features (first layer frozen) and the linear (multinomial logistic) class — each
@@ -67,7 +69,12 @@ QUICK_COSTS: dict[str, dict[str, Any]] = {
     "sgld": {"fit_kwargs": {"num_samples": 20, "num_burnin": 50}, "map_starts": 2, "map_maxiter": 20},
     "erm_gd": {"gd_max_steps": 30},
 }
-QUICK_FIT = {"adam_steps": 100, "lbfgs_steps": 20}
+QUICK_FIT: dict[str, dict[str, Any]] = {"erm": {"adam_steps": 100, "lbfgs_steps": 20},
+                                        "map": {"maxiter": 100}}
+NETWORK_LABELS = ("data", "theta_star")
+"""`bayesvol network` measures the regret on both: the data's labels and the realizable surrogate."""
+ARCHITECTURE_LABELS = ("data",)
+"""`bayesvol architectures` measures it on the data's labels (``--labels`` adds the surrogate)."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -139,8 +146,31 @@ def _quick_rows(data: Any, rows: int) -> Any:
     return dataclasses.replace(data, x=data.x[keep], y=data.y[keep])
 
 
+def _projection_and_labels(options: Mapping[str, Any], default_labels: Sequence[str]
+                           ) -> tuple[str, list[str]]:
+    """``--projection`` (default map) and ``--labels`` (default ``default_labels``), checked."""
+    from bayesvol.regret.agnostic import LABELS, PROJECTIONS
+
+    projection = options.get("projection") or "map"
+    if projection not in PROJECTIONS:
+        raise InputError(f"--projection must be one of {', '.join(PROJECTIONS)} (θ* by the MAP on every row, "
+                         f"or by ERM), got {projection!r}")
+    labels = options.get("labels") or list(default_labels)
+    labels = [labels] if isinstance(labels, str) else list(labels)
+    bad = [one for one in labels if one not in LABELS]
+    if bad or not labels or len(set(labels)) != len(labels):
+        raise InputError(f"--labels must be distinct values from {', '.join(LABELS)} (the data's labels; "
+                         f"labels drawn from P_θ*, the realizable surrogate), got {labels!r}")
+    return projection, labels
+
+
+def _label_suffix(labels: str) -> str:
+    return "" if labels == "data" else f"_{labels}"
+
+
 def _study(zoo: Any, data: Any, options: Mapping[str, Any], key: Any, ns: list[int], seeds: list[int],
-           predictors: Sequence[str], report: Any, prefix: str, step: Any) -> Any:
+           predictors: Sequence[str], report: Any, prefix: str, step: Any, projection: str = "map",
+           labels: Sequence[str] = ("data",)) -> Any:
     """One network_study, writing each piece into ``report`` as it finishes."""
     from bayesvol.regret.agnostic import network_study
 
@@ -157,48 +187,57 @@ def _study(zoo: Any, data: Any, options: Mapping[str, Any], key: Any, ns: list[i
         elif name == "volume":
             report.add_dataset(f"{prefix}volume_laplace", value[0].to_xarray())
         elif name == "regret":
-            report.add_dataset(f"{prefix}regret", value)
+            report.add_dataset(f"{prefix}regret{_label_suffix(value[0])}", value[1])
         step(f"{prefix}{name}")
 
     def on_seed_result(seed: int, ds: Any) -> None:
-        report.add_dataset(f"{prefix}regret_seed{seed}", ds)
+        report.add_dataset(f"{prefix}regret{_label_suffix(ds.attrs['labels'])}_seed{seed}", ds)
 
     return network_study(
         zoo.model_class, _targets(zoo, data), ns, seeds, predictors, key=key,
         volume_rows=int(options.get("m") or 200), num_test=50 if quick else 200,
-        fit_options=QUICK_FIT if quick else None,
+        fit_options=QUICK_FIT[projection] if quick else None,
         predictor_options={p: costs.get(p, {}) for p in predictors}, on_piece=on_piece,
         on_result=lambda name, n, seed, s: step(f"{prefix}{name} n={n} seed {seed}"),
-        on_seed_result=on_seed_result, x=data.x)
+        on_seed_result=on_seed_result, projection=projection, labels=list(labels), x=data.x)
 
 
 def _fit_row(fit: Any) -> dict[str, Any]:
-    return {"train_log_loss": fit.loss, "grad_norm": fit.grad_norm, "adam_steps": fit.adam_steps,
-            "lbfgs_steps": fit.lbfgs_steps, "seconds": fit.seconds}
+    return {"rule": fit.rule, "train_log_loss": fit.loss, "objective": fit.objective,
+            "grad_norm": fit.grad_norm, "adam_steps": fit.adam_steps, "lbfgs_steps": fit.lbfgs_steps,
+            "seconds": fit.seconds}
+
+
+LABEL_NAMES = {"data": "data labels", "theta_star": "labels ~ P_θ*"}
+"""How a row's labels are named in the tables, figures and sentences."""
 
 
 def plot_network(study: Any, dim: int, title: str = "") -> Any:
     """One figure: the excess prequential code length and r(n) against the bounds, nats.
 
     Left: the excess prequential code length (cumulative regret) with B_n and the ball bound; right: the
-    batch excess log loss r(n) with B_n / n; means ± 2 s.e. over seeds.
+    batch excess log loss r(n) with B_n / n; means ± 2 s.e. over seeds. Solid lines: the data's labels;
+    dashed: the realizable surrogate (labels drawn from P_θ*), where B_n bounds the Bayes mixture.
     """
     import matplotlib
     from matplotlib.figure import Figure
 
     from bayesvol.app.plots import STYLE
 
-    ds, ns = study.regret, np.asarray(study.ns)
+    ns = np.asarray(study.ns)
     with matplotlib.rc_context(STYLE):
         fig = Figure(layout="constrained", figsize=(10, 4))
         left, right = fig.subplots(1, 2)
-    for i, name in enumerate(ds.predictor.values):
-        color = f"C{i}"
-        for ax, var in ((left, "excess_code_length"), (right, "regret")):
-            mean = ds[f"{var}_mean"].sel(predictor=name).values
-            se = np.nan_to_num(ds[f"{var}_stderr"].sel(predictor=name).values)
-            ax.plot(ns, mean, marker="o", ms=3, color=color, label=str(name))
-            ax.fill_between(ns, mean - 2 * se, mean + 2 * se, color=color, alpha=0.2, lw=0)
+    for labels, ds in _regrets(study).items():
+        style = "-" if labels == "data" else "--"
+        for i, name in enumerate(ds.predictor.values):
+            color = f"C{i}"
+            for ax, var in ((left, "excess_code_length"), (right, "regret")):
+                mean = ds[f"{var}_mean"].sel(predictor=name).values
+                se = np.nan_to_num(ds[f"{var}_stderr"].sel(predictor=name).values)
+                ax.plot(ns, mean, style, marker="o", ms=3, color=color,
+                        label=f"{name} ({LABEL_NAMES[labels]})")
+                ax.fill_between(ns, mean - 2 * se, mean + 2 * se, color=color, alpha=0.15, lw=0)
     bound, ball = np.asarray(study.bounds.gibbs), np.asarray(study.bounds.ball)
     left.plot(ns, bound, "k-", lw=2, label="B_n (Laplace volume at θ*)")
     left.plot(ns, ball, "k:", lw=1.5, label="min_t [nt + Comp(t)]")
@@ -213,26 +252,37 @@ def plot_network(study: Any, dim: int, title: str = "") -> Any:
         floor = 10.0 ** np.floor(np.log10(positive.min())) if positive.size else 1e-2
         ax.set_yscale("symlog", linthresh=floor)
         ax.set_xlabel("n (training rows)")
-    left.legend(fontsize=7)
-    right.legend(fontsize=7)
+    left.legend(fontsize=6)
+    right.legend(fontsize=6)
     fig.suptitle(title or f"d = {dim:,}", fontsize=9)
     return fig
 
 
-def _regret_rows(study: Any) -> list[dict[str, Any]]:
-    ds = study.regret
+def _regrets(study: Any) -> dict[str, Any]:
+    return dict(study.regrets) if study.regrets else {study.regret.attrs.get("labels", "data"): study.regret}
+
+
+def _regret_rows(study: Any, labels: str | None = None) -> list[dict[str, Any]]:
+    """One row per n (and labels): k_eff, B_n, and per predictor r_n, the excess code and its relation to B_n.
+
+    ``labels`` None: every labels the study measured, in order.
+    """
+    regrets = _regrets(study)
     rows = []
-    for i, n in enumerate(study.ns):
-        row: dict[str, Any] = {"n": n, "k_eff": float(study.k_eff[i]), "B_n": float(study.bounds.gibbs[i]),
-                               "ball": float(study.bounds.ball[i])}
-        for p in ds.predictor.values:
-            sel = ds.sel(predictor=p, n=n)
-            row[f"r_n {p}"] = float(sel.regret_mean)
-            row[f"r_n {p} se"] = float(sel.regret_stderr)
-            row[f"excess code {p}"] = float(sel.excess_code_length_mean)
-            row[f"excess code {p} se"] = float(sel.excess_code_length_stderr)
-            row[f"code bits {p}"] = float(sel.code_length_mean) / np.log(2.0)
-        rows.append(row)
+    for one in ([labels] if labels is not None else list(regrets)):
+        ds = regrets[one]
+        for i, n in enumerate(study.ns):
+            row: dict[str, Any] = {"labels": one, "n": n, "k_eff": float(study.k_eff[i]),
+                                   "B_n": float(study.bounds.gibbs[i]), "ball": float(study.bounds.ball[i])}
+            for p in ds.predictor.values:
+                sel = ds.sel(predictor=p, n=n)
+                row[f"r_n {p}"] = float(sel.regret_mean)
+                row[f"r_n {p} se"] = float(sel.regret_stderr)
+                row[f"excess code {p}"] = float(sel.excess_code_length_mean)
+                row[f"excess code {p} se"] = float(sel.excess_code_length_stderr)
+                row[f"excess code {p} vs B_n"] = _relation(row[f"excess code {p}"], row["B_n"])
+                row[f"code bits {p}"] = float(sel.code_length_mean) / np.log(2.0)
+            rows.append(row)
     return rows
 
 
@@ -242,6 +292,7 @@ def network_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     quick = bool(options.get("_quick"))
     if quick:
         data = _quick_rows(data, 120)
+    projection, labels = _projection_and_labels(options, NETWORK_LABELS)
     if zoo is None:
         zoo = network_model(data, **dict(options.get("option") or {}))
     rows = data.x.shape[0]
@@ -253,37 +304,41 @@ def network_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     report = _report(options, f"bayesvol network — {zoo.name} (d = {zoo.dim:,}) on {data.name}")
     started = time.perf_counter()
     load, cpu_start = _load_average(), _cpu_seconds()
-    with _steps(3 + len(ns) * len(seeds) * len(predictors), "network", options) as step:
+    with _steps(3 + len(labels) * (1 + len(ns) * len(seeds) * len(predictors)), "network", options) as step:
         study = _study(zoo, data, options, jax.random.PRNGKey(int(options.get("seed") or 0)), ns, seeds,
-                       predictors, report, "", step)
+                       predictors, report, "", step, projection, labels)
     total = time.perf_counter() - started
     rows_table = _regret_rows(study)
-    per_predictor = {str(p): float(np.nansum(study.regret.seconds.sel(predictor=p).values))
-                     for p in study.regret.predictor.values}
+    per_predictor = {f"regret {p}" + ("" if one == "data" else f" ({one})"):
+                     float(np.nansum(ds.seconds.sel(predictor=p).values))
+                     for one, ds in _regrets(study).items() for p in ds.predictor.values}
     curve = study.curve
     result = {
         "command": "network", "data": data.name, "rows": rows, "model": zoo.name, "dim": zoo.dim,
         "widths": list(zoo.options.get("widths", ())), "ns": ns, "seeds": seeds,
-        "predictors": list(predictors),
+        "predictors": list(predictors), "labels": labels,
         "costs": {p: (QUICK_COSTS if quick else NETWORK_COSTS).get(p, {}) for p in predictors},
         "projection": _fit_row(study.projection), "interpolates": study.interpolates,
         "heldout": {"log_loss": study.heldout.log_loss, "stderr": study.heldout.stderr,
-                    "train_rows": study.heldout.train_rows, "test_rows": study.heldout.test_rows},
+                    "train_rows": study.heldout.train_rows, "test_rows": study.heldout.test_rows,
+                    **_fit_row(study.heldout.fit)},
         "volume_rows": study.volume_rows, "curvature": curve.diagnostics.curvature_method
         if hasattr(curve.diagnostics, "curvature_method") else None,
         "top_eigenvalues": np.sort(np.asarray(curve.eigenvalues))[::-1][:10],
         "table": rows_table,
-        "seconds": {**study.seconds, **{f"regret {p}": s for p, s in per_predictor.items()}, "total": total},
+        "seconds": {**study.seconds, **per_predictor, "total": total},
         "load_average": {"start": load, "end": _load_average()},
         "cpu_seconds": _cpu_seconds() - cpu_start,
     }
     result["interpretation"] = _network_sentence(result, study)
     report.add_results(**result)
     report.add_text("Summary", result["interpretation"])
-    report.add_table("Regret against P_θ* (nats; code bits = total prequential code length)", rows_table)
+    report.add_table("Regret against P_θ* (nats; labels: the data's, or drawn from P_θ* — the realizable "
+                     "surrogate; code bits = total prequential code length)", rows_table)
     report.add_figure("network", plot_network(study, zoo.dim, f"{zoo.name} (d = {zoo.dim:,}) on {data.name}"),
                       "Excess prequential code length and excess test log loss against P_θ*, with the "
-                      "Laplace-volume bounds; means ± 2 s.e. over seeds")
+                      "Laplace-volume bounds; means ± 2 s.e. over seeds; solid: the data's labels, dashed: "
+                      "labels drawn from P_θ* (where B_n bounds the Bayes mixture)")
     html_path = report.write_html()
     if not options.get("json"):
         _print_network(result, html_path)
@@ -310,23 +365,42 @@ def _load_average() -> float | None:
         return None
 
 
+_RULE_WORDS = {"map": "the MAP on all {rows:,} rows of {data}, the prior as weight decay",
+               "erm": "ERM on all {rows:,} rows of {data}"}
+
+
 def _network_sentence(result: Mapping[str, Any], study: Any) -> str:
-    last = result["table"][-1]
-    n, d = last["n"], result["dim"]
+    """The summary, computed from the result's numbers.
+
+    θ*, its held-out loss, k_eff and B_n, and per labels each predictor's excess code and its relation to
+    B_n (a bound only on the surrogate).
+    """
+    n, d = result["ns"][-1], result["dim"]
     proj, held = result["projection"], result["heldout"]
-    best = min((p for p in result["predictors"]), key=lambda p: last[f"excess code {p}"])
-    return (
-        f"θ* (ERM on all {result['rows']:,} rows of {result['data']}) reaches a training log loss of "
-        f"{proj['train_log_loss']:.3g} nats with ‖∇‖ = {proj['grad_norm']:.2g}; fitted on "
-        f"{held['train_rows']:,} rows it scores {held['log_loss']:.3f} ± {held['stderr']:.3f} nats on the "
-        f"other {held['test_rows']:,}. At θ* the Laplace volume curve gives k_eff({n:,}) = "
-        f"{last['k_eff']:.3g} of d = {d:,} and B_n = {last['B_n']:.3g} nats; the measured excess prequential "
-        f"code length at n = {n:,} is smallest for {best} ({last[f'excess code {best}']:.3g}"
-        + (f" ± {last[f'excess code {best} se']:.2g}" if np.isfinite(last[f"excess code {best} se"]) else "")
-        + " nats), "
-        f"{_relation(last[f'excess code {best}'], last['B_n'])} B_n."
-        + interpolation_clause(["network"] if study.interpolates else [])
+    rule = _RULE_WORDS[proj["rule"]].format(rows=result["rows"], data=result["data"])
+    lasts = {r["labels"]: r for r in result["table"] if r["n"] == n}
+    first = next(iter(lasts.values()))
+    text = (
+        f"θ* ({rule}) reaches a training log loss of {proj['train_log_loss']:.3g} nats per row with ‖∇‖ = "
+        f"{proj['grad_norm']:.2g} (of the {'penalized ' if proj['rule'] == 'map' else ''}objective); fitted "
+        f"by the same rule on {held['train_rows']:,} rows it scores {held['log_loss']:.3f} ± "
+        f"{held['stderr']:.3f} nats on the other {held['test_rows']:,}. At θ* the Laplace volume curve gives "
+        f"k_eff({n:,}) = {first['k_eff']:.3g} of d = {d:,} and B_n = {first['B_n']:.3g} nats."
     )
+    for labels, last in lasts.items():
+        parts = []
+        for p in result["predictors"]:
+            se = last[f"excess code {p} se"]
+            parts.append(f"{p} {last[f'excess code {p}']:.3g}" + (f" ± {se:.2g}" if np.isfinite(se) else "")
+                         + f" ({last[f'excess code {p} vs B_n']} B_n)")
+        if labels == "data":
+            text += (" On the data's labels (θ* is not the truth: B_n is a reference, not a bound) the "
+                     f"excess prequential code length at n = {n:,} is " + "; ".join(parts) + ".")
+        else:
+            text += (" On labels drawn from P_θ* (the realizable surrogate: P_θ* is the truth, and the exact "
+                     "Bayes mixture's expected excess code is ≤ B_n, here B_n's Laplace approximation over "
+                     f"{result['volume_rows']} rows) it is " + "; ".join(parts) + ".")
+    return text + interpolation_clause(["network"] if study.interpolates else [])
 
 
 def _relation(measured: float, bound: float) -> str:
@@ -341,19 +415,20 @@ def _print_network(result: Mapping[str, Any], html_path: Path) -> None:
     proj, held = result["projection"], result["heldout"]
     print(f"{result['model']} (widths {result['widths']}, d = {result['dim']:,}) on {result['data']} "
           f"({result['rows']:,} rows); {len(result['seeds'])} seeds; nats")
-    print(f"θ*: ERM by Adam ({proj['adam_steps']} steps) then L-BFGS ({proj['lbfgs_steps']} steps): "
-          f"train log loss {proj['train_log_loss']:.3g}, ‖∇‖ = {proj['grad_norm']:.2g}; held-out log loss "
-          f"{held['log_loss']:.3f} ± {held['stderr']:.3f} (train {held['train_rows']:,} / test "
+    how = (f"MAP by L-BFGS ({proj['lbfgs_steps']} steps)" if proj["rule"] == "map" else
+           f"ERM by Adam ({proj['adam_steps']} steps) then L-BFGS ({proj['lbfgs_steps']} steps)")
+    print(f"θ*: {how}: train log loss {proj['train_log_loss']:.3g}, ‖∇‖ = {proj['grad_norm']:.2g}; held-out "
+          f"log loss {held['log_loss']:.3f} ± {held['stderr']:.3f} (train {held['train_rows']:,} / test "
           f"{held['test_rows']:,} rows)")
     print(f"Laplace volume at θ* over {result['volume_rows']} rows; top a_i: "
           + ", ".join(f"{v:.3g}" for v in result["top_eigenvalues"][:5]))
     predictors = result["predictors"]
-    print(f"{'n':>6} {'k_eff':>8} {'B_n':>9} " + " ".join(f"{'r_n ' + p:>18} {'excess code ' + p:>26}"
-                                                        for p in predictors))
+    print(f"{'labels':>13} {'n':>6} {'k_eff':>8} {'B_n':>9} "
+          + " ".join(f"{'r_n ' + p:>18} {'excess code ' + p:>26}" for p in predictors))
     for r in result["table"]:
         cells = " ".join(f"{_fmt(r[f'r_n {p}'], r[f'r_n {p} se']):>18} "
                          f"{_fmt(r[f'excess code {p}'], r[f'excess code {p} se']):>26}" for p in predictors)
-        print(f"{r['n']:>6} {r['k_eff']:8.3g} {r['B_n']:9.3g} {cells}")
+        print(f"{LABEL_NAMES[r['labels']]:>13} {r['n']:>6} {r['k_eff']:8.3g} {r['B_n']:9.3g} {cells}")
     seconds = result["seconds"]
     print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) +
           f"; CPU {result['cpu_seconds']:.0f} s (load average {result['load_average']['start']:.1f} → "
@@ -486,6 +561,7 @@ def architectures_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any
     quick = bool(options.get("_quick"))
     if quick:
         data = _quick_rows(data, 120)
+    projection, labels = _projection_and_labels(options, ARCHITECTURE_LABELS)
     rows = data.x.shape[0]
     ns = list(options.get("n") or (_default_ns(rows, 2, 20) if quick else _default_ns(rows, 4)))
     if ns[-1] > rows:
@@ -498,20 +574,21 @@ def architectures_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any
     studies: dict[str, Any] = {}
     table = []
     n_last = ns[-1]
-    with _steps(len(sizes) * (4 + len(ns) * len(seeds) * len(predictors)), "architectures",
-                options) as step:
+    with _steps(len(sizes) * (4 + len(labels) * (1 + len(ns) * len(seeds) * len(predictors))),
+                "architectures", options) as step:
         for i, (name, size) in enumerate(sizes.items()):
             arch = architecture_model(name, size["width"], data)
             prefix = name.replace(" ", "_") + "_"
             started = time.perf_counter()
             study = _study(arch, data, options, jax.random.fold_in(key, i), ns, seeds, predictors, report,
-                           prefix, step)
+                           prefix, step, projection, labels)
             studies[name] = study
             lam = 2.0 * np.asarray(study.curve.eigenvalues)
             cr = complexity_range(lam, n_last)
-            last = _regret_rows(study)[-1]
+            last = _regret_rows(study, labels[0])[-1]
             row = {"architecture": name, "width": size["width"], "d": arch.dim,
-                   "deviation_%": 100 * size["deviation"], "train_log_loss": study.projection.loss,
+                   "deviation_%": 100 * size["deviation"], "projection": projection, "labels": labels[0],
+                   "train_log_loss": study.projection.loss, "grad_norm": study.projection.grad_norm,
                    "interpolates": study.interpolates,
                    "heldout_log_loss": study.heldout.log_loss, "lambda_max": float(lam.max()),
                    **cr, "k_eff": float(study.k_eff[-1]), "B_n": float(study.bounds.gibbs[-1]),
@@ -519,24 +596,32 @@ def architectures_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any
                                                   study.curve.log_volume)),
                    **{f"r_n {p}": last[f"r_n {p}"] for p in predictors},
                    **{f"excess code {p}": last[f"excess code {p}"] for p in predictors},
+                   **{f"excess code {p} vs B_n": last[f"excess code {p} vs B_n"] for p in predictors},
+                   **{f"excess code {p} ({LABEL_NAMES[one]})": other[f"excess code {p}"]
+                      for one in labels[1:] for other in [_regret_rows(study, one)[-1]] for p in predictors},
+                   **{f"excess code {p} ({LABEL_NAMES[one]}) vs B_n": other[f"excess code {p} vs B_n"]
+                      for one in labels[1:] for other in [_regret_rows(study, one)[-1]] for p in predictors},
                    "seconds": time.perf_counter() - started}
             table.append(row)
             report.add_results(architectures=table)
             step(f"{name} table row")
     result = {"command": "architectures", "data": data.name, "rows": rows, "n": n_last, "ns": ns,
-              "seeds": seeds, "predictors": list(predictors), "depth_of_deep": DEPTH,
+              "seeds": seeds, "predictors": list(predictors), "projection": projection, "labels": labels,
+              "depth_of_deep": DEPTH,
               "target_parameters": next(iter(sizes.values()))["target"], "architectures": table}
     result["interpretation"] = _architectures_sentence(result)
     report.add_results(**result)
     report.add_text("Summary", result["interpretation"])
     report.add_table(f"Architectures at ≈ {result['target_parameters']:,} parameters on {data.name} "
-                     f"(spectrum, complexity range, k_eff and B_n at n = {n_last:,}; regret in nats)", table)
+                     f"(θ* by {projection}; spectrum, complexity range, k_eff and B_n at n = {n_last:,}; "
+                     f"regret in nats on the {LABEL_NAMES[labels[0]]})", table)
     report.add_figure("architectures", plot_architectures(studies, n_last),
                       "Prior-whitened Fisher spectra at θ* against the prior's scale, and Comp(t)")
     html_path = report.write_html()
     if not options.get("json"):
         print(f"architectures at ≈ {result['target_parameters']:,} parameters on {data.name} ({rows:,} "
-              f"rows); at n = {n_last:,}; {len(seeds)} seeds; nats")
+              f"rows); θ* by {projection}; at n = {n_last:,}; {len(seeds)} seeds; regret on the "
+              f"{LABEL_NAMES[labels[0]]}; nats")
         keys = ["d", "complexity_range", "decades_above_prior", "resolved", "k_eff", "B_n",
                 "heldout_log_loss", *[f"excess code {p}" for p in predictors]]
         print(f"{'architecture':>17} " + " ".join(f"{k:>{max(9, len(k))}}" for k in keys))
@@ -556,6 +641,11 @@ def _architectures_sentence(result: Mapping[str, Any]) -> str:
     predictor = result["predictors"][0]
     by_regret = sorted(result["architectures"], key=lambda r: r[f"excess code {predictor}"])
     by_keff = sorted(result["architectures"], key=lambda r: r["k_eff"])
+    relations = "; ".join(f"{r['architecture']} {r[f'excess code {predictor} vs B_n']}"
+                          for r in result["architectures"])
+    labels = result.get("labels") or ["data"]
+    theorem = ("a theorem for the Bayes mixture here (labels drawn from P_θ*)" if labels[0] == "theta_star"
+               else "a reference, not a theorem, on the data's labels (θ* is not the truth)")
     return (
         f"At n = {result['n']:,} on {result['data']}, the {widest['architecture']} has the widest complexity "
         f"range: {widest['complexity_range']:.2g} decades of resolved eigenvalues ({widest['resolved']} "
@@ -563,7 +653,8 @@ def _architectures_sentence(result: Mapping[str, Any]) -> str:
         f"({by_keff[0]['architecture']}) to {by_keff[-1]['k_eff']:.3g} ({by_keff[-1]['architecture']}) at "
         f"d ≈ {result['target_parameters']:,}; the smallest excess prequential code length of {predictor} is "
         f"the {by_regret[0]['architecture']}'s ({by_regret[0][f'excess code {predictor}']:.3g} nats), the "
-        f"largest the {by_regret[-1]['architecture']}'s ({by_regret[-1][f'excess code {predictor}']:.3g})."
+        f"largest the {by_regret[-1]['architecture']}'s ({by_regret[-1][f'excess code {predictor}']:.3g}). "
+        f"Against each class's B_n ({theorem}) the excess code of {predictor} is: {relations}."
         + interpolation_clause([r["architecture"] for r in result["architectures"] if r.get("interpolates")])
     )
 

@@ -1,8 +1,21 @@
 """The agnostic pipeline on a real data set: θ*, its volume curve, k_eff(n), B_n and the measured regret.
 
 The truth is the empirical distribution P̂ of the data set (rows drawn uniformly with replacement, as
-:func:`bayesvol.regret.regret.dataset_truth`); the reference is its projection on the class,
-θ* = argmin_θ −(1/N) Σ_i log P_θ(y_i | x_i) (ERM on all N rows, :func:`fit_projection`). Then
+:func:`bayesvol.regret.regret.dataset_truth`); the reference θ* is fitted on all N rows, by one of two rules
+(``projection``):
+
+* ``"map"`` (the default): θ* = argmin_θ −(1/N) [Σ_i log P_θ(y_i | x_i) + log w(θ)]
+  (:func:`fit_map_projection`, :func:`bayesvol.regret.erm.erm` with ``penalty="map"``, the fit
+  ``bayesvol volume --data`` uses): the prior acts as a weight decay, so θ* is attained and the Fisher
+  there does not vanish even when the class can interpolate the rows;
+* ``"erm"``: θ* = argmin_θ −(1/N) Σ_i log P_θ(y_i | x_i) (:func:`fit_projection`), the projection of P̂ on the
+  class, which a network that interpolates the rows never attains (:class:`InterpolationWarning`).
+
+The labels the regret is measured on (``labels``): ``"data"``, the data set's own (then θ* is not the truth
+and B_n is a number to compare with, not a theorem); or ``"theta_star"``, the *realizable surrogate*: the
+same covariate rows, every drawn row's label drawn afresh from P_θ*(· | x) — P_θ* is then the truth, and the
+Bayes mixture's expected excess code length is ≤ B_n (Barron; with x drawn from the rows D averages over).
+Then
 
 * the Laplace volume curve V(t) = w{θ : D(P_θ* ‖ P_θ) ≤ t} at θ*, D averaged over ``volume_rows`` data rows
   (through :func:`bayesvol.laplace_volume`, the Gram path when rows × outputs < d), k_eff(n) and the bounds
@@ -39,8 +52,14 @@ from bayesvol.regret.outputs import likelihood_family, observed_site_at
 from bayesvol.regret.predictors import PREDICTORS, mixture_log_prob, predictive_log_loss
 from bayesvol.regret.regret import summarize_over_seeds
 
-__all__ = ["INTERPOLATION_LOSS", "HeldOut", "InterpolationWarning", "NetworkStudy", "ProjectionFit",
-           "fit_projection", "network_regret", "network_study"]
+__all__ = ["INTERPOLATION_LOSS", "LABELS", "PROJECTIONS", "HeldOut", "InterpolationWarning", "NetworkStudy",
+           "ProjectionFit", "fit_map_projection", "fit_projection", "network_regret", "network_study"]
+
+PROJECTIONS = ("map", "erm")
+"""The rules for θ*: the MAP on every row (prior as weight decay; attained) or the ERM (the projection)."""
+
+LABELS = ("data", "theta_star")
+"""The labels of the regret: the data set's own, or drawn from P_θ*(· | x) (the realizable surrogate)."""
 
 INTERPOLATION_LOSS = 1e-3
 """Mean training log loss (nats per row) below which θ* of a classifier is taken to interpolate the rows."""
@@ -52,10 +71,12 @@ class InterpolationWarning(BayesvolWarning):
 
 
 class ProjectionFit(NamedTuple):
-    """θ* = argmin −(1/N) Σ log P_θ(y_i | x_i) in flat z: Adam from a prior draw, then L-BFGS (optax).
+    """θ* in flat z, by ``rule`` "erm" (:func:`fit_projection`) or "map" (:func:`fit_map_projection`).
 
-    ``loss`` is the mean negative log-likelihood at ``z`` (nats per row), ``grad_norm`` ‖∇ loss‖ there,
-    ``adam_steps`` / ``lbfgs_steps`` the iterations taken, ``seconds`` the wall time (compilation included).
+    ``loss`` is the mean negative log-likelihood at ``z`` (nats per row), ``grad_norm`` ‖∇‖ of the objective
+    the rule minimizes (the mean log loss for "erm", plus −log w(z)/N for "map") there, ``adam_steps`` /
+    ``lbfgs_steps`` the iterations taken, ``seconds`` the wall time (compilation included), ``objective``
+    the minimized objective's value (nats per row).
     """
 
     z: Array
@@ -64,6 +85,8 @@ class ProjectionFit(NamedTuple):
     adam_steps: int
     lbfgs_steps: int
     seconds: float
+    rule: str = "erm"
+    objective: float = float("nan")
 
 
 def fit_projection(mc: ModelClass, data: Any, *, key: Any, adam_steps: int = 1000,
@@ -100,7 +123,50 @@ def fit_projection(mc: ModelClass, data: Any, *, key: Any, adam_steps: int = 100
     z, count = jax.jit(lambda z0: _lbfgs(objective, z0, lbfgs_steps, tol))(z)
     loss, grad = jax.value_and_grad(objective)(z)
     return ProjectionFit(z, float(loss), float(jnp.linalg.norm(grad)), int(adam_steps), int(count),
-                         time.perf_counter() - started)
+                         time.perf_counter() - started, "erm", float(loss))
+
+
+def fit_map_projection(mc: ModelClass, data: Any, *, key: Any, num_starts: int = 4, maxiter: int = 500,
+                       tol: float = 1e-9, covariates: Mapping[str, Any] | None = None, **model_kwargs: Any
+                       ) -> ProjectionFit:
+    """θ* = argmin_z −(1/N) [Σ_i log P_z(y_i | x_i) + log w(z)]: the MAP on every row (prior = weight decay).
+
+    The fit of ``bayesvol volume --data`` (``app.data_volume.fitted_truth``): :func:`bayesvol.regret.erm.erm`
+    with ``penalty="map"``, L-BFGS from z = 0 and ``num_starts − 1`` prior draws (zero alone is a saddle of a
+    tanh network). The penalty −log w(z)/N grows without bound as ‖z‖ → ∞, so the minimum is attained even
+    where the likelihood alone would run off to infinity; ``grad_norm`` is ‖∇‖ of this penalized objective.
+    """
+    from bayesvol.regret.erm import erm
+
+    key = as_key(key)
+    check_counts(num_starts=num_starts, maxiter=maxiter)
+    data, cov = prepare_data(mc, data, covariates, model_kwargs)
+    started = time.perf_counter()
+    fit = erm(mc, data, key=key, penalty="map", num_starts=num_starts, maxiter=maxiter, tol=tol,
+              covariates=cov)
+    rows = num_rows(data)
+
+    def objective(z: Array) -> Array:
+        return -(jnp.sum(mc.log_likelihood(z, data, covariates=cov)) + mc.log_prior(z)) / rows
+
+    value, grad = jax.value_and_grad(objective)(fit.z)
+    loss = -float(np.mean(np.asarray(log_likelihood(mc, fit.z, data, cov))))
+    best = int(jnp.argmin(fit.objectives))
+    return ProjectionFit(fit.z, loss, float(jnp.linalg.norm(grad)), 0, int(fit.iterations[best]),
+                         time.perf_counter() - started, "map", float(value))
+
+
+def _fit(mc: ModelClass, data: Any, projection: str, key: Any, cov: Mapping[str, Any],
+         options: Mapping[str, Any]) -> ProjectionFit:
+    if projection == "map":
+        return fit_map_projection(mc, data, key=key, covariates=cov, **dict(options))
+    return fit_projection(mc, data, key=key, covariates=cov, **dict(options))
+
+
+def _draw_labels(mc: ModelClass, z: Array, covariates: Mapping[str, Any], key: Array, like: Any) -> Any:
+    """Labels y_i ~ P_z(· | x_i), one independent draw per row (the realizable surrogate's rows)."""
+    drawn = mc.simulate(key, mc.unflatten(z), covariates=covariates)
+    return jnp.asarray(drawn, dtype=jnp.asarray(like).dtype).reshape(jnp.shape(like))
 
 
 def _block_code(log_loss: np.ndarray) -> tuple[float, int]:
@@ -122,6 +188,7 @@ def network_regret(
     predictor_options: Mapping[str, Mapping[str, Any]] | None = None,
     on_result: Callable[[str, int, int, float], None] | None = None,
     on_seed_result: Callable[[int, xr.Dataset], None] | None = None,
+    labels: str = "data",
     covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> xr.Dataset:
@@ -154,6 +221,11 @@ def network_regret(
         Called as ``(predictor, n, seed, seconds)`` after each fit (progress and timing).
     on_seed_result
         Called with each seed and its Dataset once it is done (saving as it goes).
+    labels
+        "data": the drawn rows keep their labels (the truth is P̂). "theta_star": the realizable surrogate —
+        each drawn row (training and test alike) gets a fresh label y ~ P_θ*(· | x) (θ* = ``reference_z``),
+        keys ``fold_in(key_data, 1)`` for the training sequence and ``fold_in(fold_in(key_test, n), 1)`` for
+        the test rows at n; P_θ* is then the truth.
 
     Returns
     -------
@@ -177,6 +249,8 @@ def network_regret(
         raise InputError(f"predictors must be a non-empty list of names from {tuple(PREDICTORS)}, got "
                          f"{predictors!r}")
     check_counts(num_test=num_test, prior_draws_first_block=prior_draws_first_block)
+    _check_labels(labels)
+    realizable = labels == "theta_star"
     reference_z = jnp.asarray(reference_z)
     if reference_z.shape != (mc.dim,):
         raise InputError(f"reference_z must be a flat z of shape ({mc.dim},), got {reference_z.shape}")
@@ -189,6 +263,8 @@ def network_regret(
     for j, seed in enumerate(seeds):
         key_data, key_test, key_fit, key_prior = jax.random.split(jax.random.fold_in(key, seed), 4)
         train, train_cov = layout.take(data, cov, jax.random.randint(key_data, (ns[-1],), 0, rows))
+        if realizable:
+            train = _draw_labels(mc, reference_z, train_cov, jax.random.fold_in(key_data, 1), train)
         reference_code[:, j] = np.cumsum(-np.asarray(log_likelihood(mc, reference_z, train, train_cov)))[
             np.asarray(ns) - 1]
         # rows 1 … n_1: the prior predictive, row by row (a code that saw no data)
@@ -198,6 +274,9 @@ def network_regret(
         for i, n in enumerate(ns):
             test, test_cov = layout.take(data, cov, jax.random.randint(jax.random.fold_in(key_test, n),
                                                                        (num_test,), 0, rows))
+            if realizable:
+                test = _draw_labels(mc, reference_z, test_cov,
+                                    jax.random.fold_in(jax.random.fold_in(key_test, n), 1), test)
             log_ref_test = np.asarray(log_likelihood(mc, reference_z, test, test_cov))
             block = jnp.arange(n, ns[i + 1]) if i + 1 < len(ns) else jnp.arange(0)
             block_rows, block_cov = layout.take(train, train_cov, block)
@@ -226,9 +305,18 @@ def network_regret(
                  "code_length": (("predictor", "n"), code[:, :, j].copy()),
                  "reference_code_length": ("n", reference_code[:, j].copy()),
                  "seconds": (("predictor", "n"), seconds[:, :, j].copy())},
-                coords={"predictor": list(predictors), "n": ns}, attrs={"seed": seed, "units": "nats"}))
-    return _regret_dataset(regret, code, infinite, reference_code, seconds, gradients, predictors, ns, seeds,
-                           num_test)
+                coords={"predictor": list(predictors), "n": ns},
+                attrs={"seed": seed, "units": "nats", "labels": labels}))
+    ds = _regret_dataset(regret, code, infinite, reference_code, seconds, gradients, predictors, ns, seeds,
+                         num_test)
+    ds.attrs["labels"] = labels
+    return ds
+
+
+def _check_labels(labels: Any) -> None:
+    if not isinstance(labels, str) or labels not in LABELS:
+        raise InputError(f"labels must be one of {LABELS} (the data set's labels, or labels drawn from "
+                         f"P_θ*: the realizable surrogate), got {labels!r}")
 
 
 def _regret_dataset(regret: np.ndarray, code: np.ndarray, infinite: np.ndarray, reference_code: np.ndarray,
@@ -260,7 +348,7 @@ def _regret_dataset(regret: np.ndarray, code: np.ndarray, infinite: np.ndarray, 
 
 
 class HeldOut(NamedTuple):
-    """The ERM fitted on the first ``train_rows`` of a random permutation, scored on the other rows.
+    """θ* by the same rule fitted on the first ``train_rows`` of a random permutation, scored on the rest.
 
     ``log_loss`` ± ``stderr``: mean −log P_θ̂(y | x) over the ``test_rows`` held-out rows (nats per row).
     """
@@ -285,6 +373,8 @@ class NetworkStudy(NamedTuple):
     volume_rows: int
     seconds: dict[str, float]
     interpolates: bool = False
+    regrets: Mapping[str, xr.Dataset] | None = None
+    """Per labels ("data", "theta_star") the :func:`network_regret` Dataset; ``regret`` is the first's."""
 
 
 def network_study(
@@ -304,18 +394,24 @@ def network_study(
     on_piece: Callable[[str, Any], None] | None = None,
     on_result: Callable[[str, int, int, float], None] | None = None,
     on_seed_result: Callable[[int, xr.Dataset], None] | None = None,
+    projection: str = "map",
+    labels: str | Sequence[str] = "data",
     covariates: Mapping[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> NetworkStudy:
-    """θ* (ERM on all rows), held-out log loss, Laplace V(t) at θ*, k_eff(n), B_n and the measured regret.
+    """θ* on all rows, held-out log loss, Laplace V(t) at θ*, k_eff(n), B_n and the measured regret.
 
     The pieces in order, each passed to ``on_piece(name, value)`` as it finishes ("projection",
-    "heldout", "volume", "regret"): :func:`fit_projection` on every row; the same fit on a random
-    ``split`` of the rows scored on the rest; :func:`bayesvol.laplace_volume` at θ* with D(P_θ* ‖ P_θ)
+    "heldout", "volume", then "regret" once per labels, as ``(labels, Dataset)``): θ* on every row by
+    ``projection`` ("map": :func:`fit_map_projection`, the default; "erm": :func:`fit_projection`, with
+    ``fit_options`` handed to it); the same rule on a random ``split`` of the rows scored on the rest;
+    :func:`bayesvol.laplace_volume` at θ* with D(P_θ* ‖ P_θ)
     averaged over ``volume_rows`` data rows drawn without replacement (curvature path "auto": dense for
     d ≤ 3000, Gram when rows × outputs < d, else Lanczos); k_eff(n) = Σ nλ_i/(1 + nλ_i) and
     :func:`bayesvol.regret_bound` at ``ns``; :func:`network_regret`. ``eps2`` defaults to 41 radii on
-    [1e-6, 10] nats.
+    [1e-6, 10] nats. ``labels``: "data", "theta_star" (the realizable surrogate, see the module) or
+    a sequence of them, one :func:`network_regret` each, on the same seeds and keys; ``on_seed_result`` is
+    called with the seed and the Dataset, whose ``attrs["labels"]`` says which.
     """
     from bayesvol.volume.bounds import regret_bound
     from bayesvol.volume.laplace import effective_dimension, laplace_volume
@@ -326,15 +422,24 @@ def network_study(
     if not 0.0 < float(split) < 1.0:
         raise InputError(f"split must lie strictly between 0 and 1, got {split!r}")
     check_counts(volume_rows=volume_rows)
+    if not isinstance(projection, str) or projection not in PROJECTIONS:
+        raise InputError(f"projection must be one of {PROJECTIONS} (θ* by the MAP on every row, or by ERM), "
+                         f"got {projection!r}")
+    label_list = [labels] if isinstance(labels, str) else list(labels)
+    if not label_list or len(set(label_list)) != len(label_list):
+        raise InputError(f"labels must be one of {LABELS} or a list of distinct ones, got {labels!r}")
+    for one in label_list:
+        _check_labels(one)
     layout = mc.row_layout
     on_piece = on_piece or (lambda name, value: None)
     eps2 = np.geomspace(1e-6, 10.0, 41) if eps2 is None else np.asarray(eps2, dtype=float)
     key_fit, key_split, key_heldout, key_volume, key_regret = jax.random.split(key, 5)
     seconds: dict[str, float] = {}
-    projection = fit_projection(mc, data, key=key_fit, covariates=cov, **dict(fit_options or {}))
-    seconds["projection"] = projection.seconds
-    interpolates = _interpolates(mc, projection, cov)
-    on_piece("projection", projection)
+    rule = projection
+    projection_fit = _fit(mc, data, rule, key_fit, cov, fit_options or {})
+    seconds["projection"] = projection_fit.seconds
+    interpolates = _interpolates(mc, projection_fit, cov)
+    on_piece("projection", projection_fit)
 
     order = jax.random.permutation(key_split, rows)
     cut = round(float(split) * rows)
@@ -342,7 +447,7 @@ def network_study(
         raise InputError(f"split = {split} leaves no training or no test row of the {rows}")
     train, train_cov = layout.take(data, cov, order[:cut])
     test, test_cov = layout.take(data, cov, order[cut:])
-    fitted = fit_projection(mc, train, key=key_heldout, covariates=train_cov, **dict(fit_options or {}))
+    fitted = _fit(mc, train, rule, key_heldout, train_cov, fit_options or {})
     losses = -np.asarray(log_likelihood(mc, fitted.z, test, test_cov), dtype=float)
     heldout = HeldOut(float(losses.mean()), float(losses.std(ddof=1) / np.sqrt(losses.size)), cut, rows - cut,
                       fitted)
@@ -352,21 +457,24 @@ def network_study(
     started = time.perf_counter()
     m = min(int(volume_rows), rows)
     _, volume_cov = layout.take(data, cov, jax.random.permutation(key_volume, rows)[:m])
-    curve = laplace_volume(mc, mc.unflatten(projection.z), eps2, covariates=volume_cov)
+    curve = laplace_volume(mc, mc.unflatten(projection_fit.z), eps2, covariates=volume_cov)
     a = np.asarray(curve.eigenvalues)
     k_eff = effective_dimension(a, np.asarray(ns))
     bounds = regret_bound(curve, np.asarray(ns))
     seconds["volume"] = time.perf_counter() - started
     on_piece("volume", (curve, k_eff, bounds))
 
-    started = time.perf_counter()
-    regret = network_regret(mc, data, projection.z, ns, seeds, predictors, key=key_regret, num_test=num_test,
-                            predictor_options=predictor_options, on_result=on_result,
-                            on_seed_result=on_seed_result, covariates=cov)
-    seconds["regret"] = time.perf_counter() - started
-    on_piece("regret", regret)
-    return NetworkStudy(projection, heldout, curve, k_eff, bounds, regret, [int(n) for n in ns], m, seconds,
-                        interpolates)
+    regrets: dict[str, xr.Dataset] = {}
+    for one in label_list:
+        started = time.perf_counter()
+        regrets[one] = network_regret(mc, data, projection_fit.z, ns, seeds, predictors, key=key_regret,
+                                      num_test=num_test, predictor_options=predictor_options,
+                                      on_result=on_result, on_seed_result=on_seed_result, labels=one,
+                                      covariates=cov)
+        seconds["regret" if one == label_list[0] else f"regret {one}"] = time.perf_counter() - started
+        on_piece("regret", (one, regrets[one]))
+    return NetworkStudy(projection_fit, heldout, curve, k_eff, bounds, regrets[label_list[0]],
+                        [int(n) for n in ns], m, seconds, interpolates, regrets)
 
 
 def _interpolates(mc: ModelClass, projection: ProjectionFit, covariates: Mapping[str, Any]) -> bool:
