@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs read; at run time each name loa
     from bayesvol.model.model_class import ModelClass as ModelClass
     from bayesvol.model.model_class import ModelClassError as ModelClassError
     from bayesvol.regret.agnostic import InterpolationWarning as InterpolationWarning
+    from bayesvol.regret.agnostic import fit_map_projection as fit_map_projection
     from bayesvol.regret.agnostic import fit_projection as fit_projection
     from bayesvol.regret.agnostic import network_regret as network_regret
     from bayesvol.regret.agnostic import network_study as network_study
@@ -133,6 +134,7 @@ _EXPORTS = {
     'ModelClassError': 'bayesvol.model.model_class',
     'InterpolationWarning': 'bayesvol.regret.agnostic',
     'fit_projection': 'bayesvol.regret.agnostic',
+    'fit_map_projection': 'bayesvol.regret.agnostic',
     'network_regret': 'bayesvol.regret.agnostic',
     'network_study': 'bayesvol.regret.agnostic',
     'mixture_gap': 'bayesvol.regret.gap',
@@ -266,6 +268,7 @@ __all__ = [
     "fisher",
     "fisher_spectrum",
     "fit",
+    "fit_map_projection",
     "fit_projection",
     "flat_directions",
     "gchisq_log_cdf",
