@@ -165,7 +165,7 @@ def test_network_command_quick(tmp_path, monkeypatch, capsys):
     with warnings.catch_warnings():  # printed by the CLI as one line on stderr when θ* interpolates
         warnings.simplefilter("always", bv.InterpolationWarning)
         code = main(["network", "--n", "20", "40", "--seeds", "2", "--predictors", "erm_gd",
-                     "--option", "widths=[8]", "--out", str(out)])
+                     "--labels", "data", "theta_star", "--option", "widths=[8]", "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     result = json.loads((out / "results.json").read_text())

@@ -53,7 +53,8 @@ _COMMANDS: dict[str, str] = {
               "singular cases with known values",
     "network": "a tanh MLP on a real data set through the whole framework: θ* (the MAP on every row, or "
                "ERM), its held-out log loss, the Laplace volume at θ*, k_eff(n), B_n and the regret of the "
-               "approximate mixtures and ERM, on the data's labels and on labels drawn from P_θ*",
+               "approximate mixtures and ERM, on the data's labels (and with --labels theta_star on labels "
+               "drawn from P_θ*)",
     "architectures": "deep narrow MLP, shallow wide MLP, random features and linear at equal parameter count "
                      "on a real data set: Fisher spectra, complexity ranges, Comp(t), k_eff(n) and regret",
     "models": "list the zoo models and their facts",
@@ -165,8 +166,7 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
              "of the data on the class; a network that interpolates the rows never attains it)")
     add("labels", nargs="+", choices=("data", "theta_star"),
         text="labels the regret is measured on: data (the data set's) and/or theta_star (drawn from "
-             "P_θ*(·|x): the realizable surrogate, where B_n bounds the Bayes mixture); default " +
-             ("data theta_star" if command == "network" else "data"))
+             "P_θ*(·|x): the realizable surrogate, where B_n bounds the Bayes mixture); default data")
     add("order", type=int, text="largest Markov order K (default 5)")
     add("executor", choices=_EXECUTORS,
         text="where the cells run: inline (this process, default), processes (local, spawned) or ray")
