@@ -275,3 +275,44 @@ def test_architectures_sentence_reads_five_rows():
     assert "from 5 (random features) to 80 (deep narrow MLP)" in sentence
     assert "(the linear class keeps its own d = 12,600)" in sentence
     assert "is the linear's (40 nats), the largest the random features" in sentence and "(90)." in sentence
+
+
+@pytest.mark.slow
+def test_architectures_command_on_the_sequence_quick(tmp_path, monkeypatch, capsys):
+    """End to end at the tests' size: 300 characters, the 5 classes, the sentence read off the table."""
+    from bayesvol.app.cli import main
+    from bayesvol.app.network_study import _architectures_sentence
+
+    monkeypatch.setenv("BAYESVOL_QUICK", "1")
+    out = tmp_path / "arch"
+    with warnings.catch_warnings():  # printed by the CLI as one line on stderr when θ* interpolates
+        warnings.simplefilter("always", bv.InterpolationWarning)
+        code = main(["architectures", "--data", "python-stdlib-text", "--n", "20", "40", "--seeds", "2",
+                     "--predictors", "erm_gd", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    result = json.loads((out / "results.json").read_text())
+    table = result["architectures"]
+    assert [r["architecture"] for r in table] == ["one-head attention", "deep narrow MLP", "shallow wide MLP",
+                                                  "random features", "linear"]
+    assert result["rows"] == 300 and result["context"] == 4 and result["volume_rows"] == 50
+    k = result["vocab"]
+    assert k == len(result["alphabet"]) + 1
+    for r in table:
+        if r["architecture"] == "linear":
+            assert r["d"] == (4 * k + 1) * k
+        else:
+            assert abs(r["deviation_%"]) <= 5.0
+            assert r["d"] == pytest.approx(result["target_parameters"], rel=0.05)
+        assert np.isfinite(r["excess code erm_gd"]) and r["complexity_range"] >= 0
+        assert r["resolved"] / 2 < r["k_eff"] + 1e-12 <= r["d"]
+        prefix = r["architecture"].replace(" ", "_") + "_"
+        assert (out / f"{prefix}volume_laplace.nc").exists() and (out / f"{prefix}regret.nc").exists()
+    assert (out / "architectures.png").exists() and (out / "report.html").exists()
+    widest = max(table, key=lambda r: r["complexity_range"])
+    assert result["interpretation"] == _architectures_sentence(result)
+    assert result["interpretation"].startswith(f"At n = 40 on python-stdlib-text[:300], the "
+                                               f"{widest['architecture']} has the widest complexity range: "
+                                               f"{widest['complexity_range']:.2g} decades")
+    assert f"(the linear class keeps its own d = {(4 * k + 1) * k:,})" in result["interpretation"]
+    assert "one-head attention" in captured.out and result["interpretation"] in captured.out
