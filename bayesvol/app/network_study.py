@@ -394,7 +394,8 @@ CONTEXT = 4
 """Characters of context of the sequence rows: each character is predicted from the 4 before it."""
 
 SEQUENCE_ROWS = 1_000
-"""Rows (characters) of the default sequence study: a prefix of the text, so the command fits ≈ 10 min."""
+"""Rows (characters) of the default sequence study, a prefix of the text: the default run took 436 s of CPU
+(35 min wall at load 17 on 2 shared cores; RESULTS.md), ≈ 7 min on 2 quiet cores if CPU time is the guide."""
 
 QUICK_SEQUENCE_ROWS = 300
 """BAYESVOL_QUICK (tests): a 300-character prefix."""
