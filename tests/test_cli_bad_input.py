@@ -250,6 +250,8 @@ CASES: list[tuple[list[str], str]] = [
     (["network", "--model", "bernoulli"], "--model is not an option of `bayesvol network`"),
     (["network", "--predictors", "nosuch"], "--predictors"),
     (["architectures", "--data", "diabetes"], "`bayesvol architectures` needs a classification data set"),
+    (["architectures", "--data", "python-stdlib-text", "--n", "5000"],
+     "--n [5000] exceeds the 1000 rows of the prefix of python-stdlib-text it codes"),
     (["architectures", "--option", "widths=[8]"], "--option is not an option of `bayesvol architectures`"),
     (["architectures", "--seeds", "0"], "--seeds must be a positive"),
     (["network", "--projection", "mle"], "argument --projection: invalid choice: 'mle'"),

@@ -160,3 +160,18 @@ def test_08_architectures_equal_counts_and_spectra(tmp_path):
         assert row["interpolates"] == (row["train_log_loss"] < 1e-3)
     widest = max(r["table"], key=lambda row: row["complexity_range"])
     assert r["sentence"].startswith(f"The {widest['architecture']} has the widest complexity range")
+    # the character sequence: attention joins; every class but the linear one within 5 % of the target
+    assert (tmp_path / "architectures_sequence.png").stat().st_size > 10_000
+    assert [row["architecture"] for row in r["sequence_table"]] == [
+        "one-head attention", "deep narrow MLP", "shallow wide MLP", "random features", "linear"]
+    k = r["sequence_vocab"]
+    for row in r["sequence_table"]:
+        if row["architecture"] == "linear":  # multinomial logistic on the one-hot context of 4 tokens
+            assert row["d"] == (4 * k + 1) * k
+        else:
+            assert abs(row["deviation"]) <= 0.05 and row["d"] == pytest.approx(r["sequence_target"], rel=0.05)
+        assert row["resolved"] / 2 < row["k_eff"] + 1e-12 and row["k_eff"] <= row["d"]
+        assert row["complexity_range"] >= 0 and row["B_n"] >= 0
+        assert row["interpolates"] == (row["train_log_loss"] < 1e-3)
+    widest = max(r["sequence_table"], key=lambda row: row["complexity_range"])
+    assert r["sequence_sentence"].startswith(f"The {widest['architecture']} has the widest complexity range")

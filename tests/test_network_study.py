@@ -263,3 +263,140 @@ def test_realizable_surrogate_meets_the_exact_bound(linear):
     assert np.mean(exact) <= b_n
     assert abs(measured.mean() - np.mean(exact)) <= 3 * se, (measured.mean(), np.mean(exact), se)
     assert measured.mean() <= b_n + 3 * se
+
+
+def _text(chars: str):
+    """A SequenceData over the sorted characters of ``chars`` (the stdlib text's form, any string)."""
+    from bayesvol.app.text_data import SequenceData
+
+    alphabet = sorted(set(chars))
+    symbols = np.array([alphabet.index(c) for c in chars])
+    return SequenceData("toy", symbols, alphabet, split=len(chars))
+
+
+def test_context_rows_are_the_previous_characters_with_a_start_symbol():
+    from bayesvol.app.network_study import context_rows
+
+    data = _text("abcabxz")  # 'x' and 'z' lie after the 5-character prefix: not in its alphabet
+    rows = context_rows(data, rows=5, length=2)
+    assert rows.alphabet == ["a", "b", "c"] and rows.vocab == 4 == rows.num_classes and rows.length == 2
+    start = 3
+    np.testing.assert_array_equal(rows.y, [0, 1, 2, 0, 1])
+    np.testing.assert_array_equal(rows.tokens, [[start, start], [start, 0], [0, 1], [1, 2], [2, 0]])
+    # the one-hot rows: position j occupies columns j·K … j·K + K − 1
+    np.testing.assert_array_equal(rows.x.reshape(5, 2, 4).argmax(-1), rows.tokens)
+    assert rows.x.shape == (5, 8) and rows.x.sum() == 10 and rows.x.dtype == np.float64
+    with pytest.raises(bv.InputError, match="rows must be an integer in"):
+        context_rows(data, rows=8)
+    with pytest.raises(bv.InputError, match="length must be a positive integer"):
+        context_rows(data, rows=5, length=0)
+
+
+def test_sequence_architectures_have_equal_parameter_counts():
+    """Token rows: attention joins; P is attention's count at ATTENTION_EMBED; the linear keeps its own."""
+    from bayesvol.app.network_study import ATTENTION_EMBED, architecture_model, context_rows
+    from bayesvol.app.text_data import stdlib_text
+
+    rows = context_rows(stdlib_text(), rows=300, length=4)  # the tests' prefix; vocabulary from it
+    k = rows.vocab
+    sizes = architecture_sizes(rows.x.shape[1], k, vocab=k, embed=ATTENTION_EMBED)
+    assert list(sizes) == ["one-head attention", "deep narrow MLP", "shallow wide MLP", "random features",
+                           "linear"]
+    target = sizes["linear"]["target"]
+    # the search's centre is the attention count at width 16: 2·K·16 + 2·16²
+    assert abs(target - (2 * k * ATTENTION_EMBED + 2 * ATTENTION_EMBED**2)) <= 0.05 * target
+    for name, size in sizes.items():
+        zoo = architecture_model(name, size["width"], rows)
+        assert zoo.model_class.dim == zoo.facts.dim == size["dim"], name
+        if name == "linear":  # multinomial logistic on the one-hot context: (L·K + 1)·K, not resizable
+            assert size["dim"] == (4 * k + 1) * k
+        else:
+            assert size["dim"] == pytest.approx(target, rel=0.05), name
+    assert sizes["one-head attention"]["width"] == ATTENTION_EMBED
+    # the digits comparison is unchanged: four classes, centred on the linear one
+    assert list(architecture_sizes(64, 10)) == ["deep narrow MLP", "shallow wide MLP", "random features",
+                                                "linear"]
+
+
+def test_attention_reads_tokens_and_the_mlps_one_hot_rows():
+    """The same rows through each class's own covariate (network_study's covariates path)."""
+    from bayesvol.app.network_study import _covariates, architecture_model, context_rows
+
+    rows = context_rows(_text("the cat sat on the mat, the end"), rows=30, length=3)
+    for name, width, covariate in (("one-head attention", 4, "tokens"), ("shallow wide MLP", 5, "x")):
+        mc = architecture_model(name, width, rows).model_class
+        cov = _covariates(architecture_model(name, width, rows), rows)
+        assert list(cov) == [covariate] and covariate in mc.row_layout.rows
+        z = jax.random.normal(jax.random.PRNGKey(0), (mc.dim,))
+        ll = np.asarray(mc.log_likelihood(z, rows.y, covariates=cov))
+        assert ll.shape == (30,) and np.all(np.isfinite(ll)) and np.all(ll < 0)
+    with pytest.raises(bv.InputError, match="attention architecture reads token rows"):
+        architecture_model("one-head attention", 4, _rows_dataset())
+
+
+def _rows_dataset():
+    from bayesvol.app.experiments import DataSet
+
+    return DataSet("rows", np.zeros((4, 3)), np.array([0, 1, 0, 1]), "binary", 2)
+
+
+def test_architectures_sentence_reads_five_rows():
+    """The sentence names the widest range, k_eff's ends, the regret's ends and the unmatched class."""
+    from bayesvol.app.network_study import _architectures_sentence
+
+    names = ["one-head attention", "deep narrow MLP", "shallow wide MLP", "random features", "linear"]
+    ranges, keff, code = [1.2, 2.5, 0.4, 0.0, 0.9], [30.0, 80.0, 12.0, 5.0, 40.0], [50., 70., 60., 90., 40.]
+    table = [{"architecture": n, "complexity_range": c, "resolved": 10 + i, "k_eff": k,
+              "excess code sgd_ensemble": e, "d": 2300 if n != "linear" else 12600,
+              "deviation_%": 0.5 if n != "linear" else 447.0, "interpolates": False}
+             for i, (n, c, k, e) in enumerate(zip(names, ranges, keff, code, strict=True))]
+    sentence = _architectures_sentence({"architectures": table, "n": 1000, "data": "text",
+                                        "predictors": ["sgd_ensemble"], "target_parameters": 2304})
+    assert sentence.startswith("At n = 1,000 on text, the deep narrow MLP has the widest complexity range: "
+                               "2.5 decades of resolved eigenvalues (11 directions")
+    assert ("vs 1.2 (one-head attention), 0.9 (linear), 0.4 (shallow wide MLP), 0 (random features)"
+            in sentence)
+    assert "from 5 (random features) to 80 (deep narrow MLP)" in sentence
+    assert "(the linear class keeps its own d = 12,600)" in sentence
+    assert "is the linear's (40 nats), the largest the random features" in sentence and "(90)." in sentence
+
+
+@pytest.mark.slow
+def test_architectures_command_on_the_sequence_quick(tmp_path, monkeypatch, capsys):
+    """End to end at the tests' size: 300 characters, the 5 classes, the sentence read off the table."""
+    from bayesvol.app.cli import main
+    from bayesvol.app.network_study import _architectures_sentence
+
+    monkeypatch.setenv("BAYESVOL_QUICK", "1")
+    out = tmp_path / "arch"
+    with warnings.catch_warnings():  # printed by the CLI as one line on stderr when θ* interpolates
+        warnings.simplefilter("always", bv.InterpolationWarning)
+        code = main(["architectures", "--data", "python-stdlib-text", "--n", "20", "40", "--seeds", "2",
+                     "--predictors", "erm_gd", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    result = json.loads((out / "results.json").read_text())
+    table = result["architectures"]
+    assert [r["architecture"] for r in table] == ["one-head attention", "deep narrow MLP", "shallow wide MLP",
+                                                  "random features", "linear"]
+    assert result["rows"] == 300 and result["context"] == 4 and result["volume_rows"] == 50
+    k = result["vocab"]
+    assert k == len(result["alphabet"]) + 1
+    for r in table:
+        if r["architecture"] == "linear":
+            assert r["d"] == (4 * k + 1) * k
+        else:
+            assert abs(r["deviation_%"]) <= 5.0
+            assert r["d"] == pytest.approx(result["target_parameters"], rel=0.05)
+        assert np.isfinite(r["excess code erm_gd"]) and r["complexity_range"] >= 0
+        assert r["resolved"] / 2 < r["k_eff"] + 1e-12 <= r["d"]
+        prefix = r["architecture"].replace(" ", "_") + "_"
+        assert (out / f"{prefix}volume_laplace.nc").exists() and (out / f"{prefix}regret.nc").exists()
+    assert (out / "architectures.png").exists() and (out / "report.html").exists()
+    widest = max(table, key=lambda r: r["complexity_range"])
+    assert result["interpretation"] == _architectures_sentence(result)
+    assert result["interpretation"].startswith(f"At n = 40 on python-stdlib-text[:300], the "
+                                               f"{widest['architecture']} has the widest complexity range: "
+                                               f"{widest['complexity_range']:.2g} decades")
+    assert f"(the linear class keeps its own d = {(4 * k + 1) * k:,})" in result["interpretation"]
+    assert "one-head attention" in captured.out and result["interpretation"] in captured.out

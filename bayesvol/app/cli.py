@@ -56,7 +56,8 @@ _COMMANDS: dict[str, str] = {
                "approximate mixtures and ERM, on the data's labels (and with --labels theta_star on labels "
                "drawn from P_θ*)",
     "architectures": "deep narrow MLP, shallow wide MLP, random features and linear at equal parameter count "
-                     "on a real data set: Fisher spectra, complexity ranges, Comp(t), k_eff(n) and regret",
+                     "on a real data set (and one-head attention on a character sequence): Fisher spectra, "
+                     "complexity ranges, Comp(t), k_eff(n) and regret",
     "models": "list the zoo models and their facts",
     "sweep": "run a study from a TOML file: a grid of cells, each stored as it finishes (the same command "
              "again continues a killed study); in this process, local processes or Ray",
@@ -160,7 +161,9 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
     else:
         add("data", text=f"data set: one of scikit-learn's bundled {', '.join(DATASETS)} (default "
                          "breast_cancer), or a .npz file with arrays x and y; the model takes its dimensions "
-                         f"from the data. Models by task: {which_models_fit()}")
+                         f"from the data. Models by task: {which_models_fit()}" + (
+                             "; or python-stdlib-text: next-character rows of a prefix, with one-head "
+                             "attention as a fifth architecture" if command == "architectures" else ""))
     add("projection", choices=("map", "erm"),
         text="θ* on every row: map (default; the prior as weight decay, attained) or erm (the projection "
              "of the data on the class; a network that interpolates the rows never attains it)")
@@ -571,13 +574,21 @@ def _network_data(command: str, options: dict[str, Any], source: _Source) -> tup
         data = experiments.load_data(str(options["data"]))
     except InputError as err:
         raise CLIError(f"{source.name('data')}: {err}") from err
-    if data.task == "sequence" or (command == "architectures" and data.task == "regression"):
+    if (command == "network" and data.task == "sequence") or (command == "architectures"
+                                                               and data.task == "regression"):
         raise CLIError(f"{source.name('data')}: `bayesvol {command}` needs a "
-                       f"{'classification' if command == 'architectures' else 'rows (x, y)'} data set, not "
-                       f"the {data.task} data set {data.name!r}")
-    too_long = [n for n in options["n"] or () if n > data.x.shape[0]]
+                       f"{'classification' if command == 'architectures' else 'rows (x, y)'} data set"
+                       f"{' or a character sequence' if command == 'architectures' else ''}, not the "
+                       f"{data.task} data set {data.name!r}")
+    if data.task == "sequence":  # architectures: next-character rows of a prefix (network_study.context_rows)
+        from bayesvol.app.network_study import SEQUENCE_ROWS
+
+        rows, what = min(SEQUENCE_ROWS, data.symbols.size), f"rows of the prefix of {data.name} it codes"
+    else:
+        rows, what = data.x.shape[0], f"rows of {data.name}"
+    too_long = [n for n in options["n"] or () if n > rows]
     if too_long:
-        raise CLIError(f"{source.name('n')} {too_long} exceeds the {data.x.shape[0]} rows of {data.name}")
+        raise CLIError(f"{source.name('n')} {too_long} exceeds the {rows} {what}")
     if command == "architectures":
         return None, data
     fixed = [k for k in options["option"] if k in ("d_in", "d_out", "task")]

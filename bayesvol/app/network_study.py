@@ -11,10 +11,15 @@ P_θ*, where B_n is a theorem for the Bayes mixture), every piece written as it 
 shallow wide MLP, random features (first layer frozen) and the linear (multinomial logistic) class — each
 taken through the same study; per class the Fisher spectrum at θ*, its complexity range, Comp(t), k_eff(n)
 and the measured regret, a table, one figure, and the sentence that reads the table computed from it.
+On a character sequence (``--data python-stdlib-text``) the rows are next-character predictions from the
+:data:`CONTEXT` previous characters of a prefix (:func:`context_rows`), and a fifth class joins: the zoo's
+one-head attention model on the context's tokens, its embedding width chosen to match the count (the four
+others read the context one-hot).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,11 +33,15 @@ from bayesvol.errors import InputError
 
 __all__ = [
     "ARCHITECTURES",
+    "CONTEXT",
     "NETWORK_COSTS",
+    "SEQUENCE_ROWS",
+    "ContextRows",
     "architecture_model",
     "architecture_sizes",
     "architectures_command",
     "complexity_range",
+    "context_rows",
     "interpolation_clause",
     "network_command",
     "network_model",
@@ -200,7 +209,13 @@ def _study(zoo: Any, data: Any, options: Mapping[str, Any], key: Any, ns: list[i
         fit_options=QUICK_FIT[projection] if quick else None,
         predictor_options={p: costs.get(p, {}) for p in predictors}, on_piece=on_piece,
         on_result=lambda name, n, seed, s: step(f"{prefix}{name} n={n} seed {seed}"),
-        on_seed_result=on_seed_result, projection=projection, labels=list(labels), x=data.x)
+        on_seed_result=on_seed_result, projection=projection, labels=list(labels),
+        **_covariates(zoo, data))
+
+
+def _covariates(zoo: Any, data: Any) -> dict[str, Any]:
+    """The per-row covariate the class reads: the context's tokens for attention, else the features x."""
+    return {"tokens": data.tokens} if zoo.name == "attention" else {"x": data.x}
 
 
 def _fit_row(fit: Any) -> dict[str, Any]:
@@ -441,6 +456,8 @@ def _print_network(result: Mapping[str, Any], html_path: Path) -> None:
 # ------------------------------------------------------------------------------------------------
 # architectures compared by complexity range
 ARCHITECTURES: dict[str, str] = {
+    "one-head attention": "the zoo's one softmax attention head over the context's tokens (sequences only; "
+                          "its width is the embedding's)",
     "deep narrow MLP": "three tanh hidden layers of equal width",
     "shallow wide MLP": "one tanh hidden layer",
     "random features": "one tanh hidden layer drawn once and frozen; only the output layer is learned",
@@ -451,9 +468,92 @@ ARCHITECTURES: dict[str, str] = {
 DEPTH = 3
 """Hidden layers of the deep narrow MLP."""
 
+CONTEXT = 4
+"""Characters of context of the sequence rows: each character is predicted from the 4 before it."""
 
-def _count(name: str, width: int, d_in: int, d_out: int) -> int:
-    """Parameters of each architecture (the zoo's counts: Σ (fan_in + 1)·fan_out over learned layers)."""
+SEQUENCE_ROWS = 1_000
+"""Rows (characters) of the default sequence study, a prefix of the text: the default run took 436 s of CPU
+(35 min wall at load 17 on 2 shared cores; RESULTS.md), ≈ 7 min on 2 quiet cores if CPU time is the guide."""
+
+QUICK_SEQUENCE_ROWS = 300
+"""BAYESVOL_QUICK (tests): a 300-character prefix."""
+
+ATTENTION_EMBED = 16
+"""On sequences the common count P is the attention model's at embedding width 16 (2·K·16 + 2·16²: 2,304
+for K = 56 tokens), which keeps every class but the linear one on the dense curvature path (d ≤ 3,000).
+The one-hot linear class has (L·K + 1)·K = 12,600 parameters; matching it (embedding width 56) took 51 s
+for θ* alone and over 3 minutes for the volume's Gram matrix per class (measured at 200 volume rows), so it
+keeps its own count."""
+
+SEQUENCE_PREDICTORS = ("sgd_ensemble",)
+"""The sequence study's default approximate mixture. laplace_ggn (the digits default's other) took 92–194 s
+per fit on the 1,000 rows × 56 outputs (attention at embedding width 56, d = 12,544; one seed: 577 s, at
+load 12–17 on 2 cores): add it with --predictors laplace_ggn sgd_ensemble."""
+
+SEQUENCE_VOLUME_ROWS = 50
+"""On sequences D is averaged over 50 rows by default (50 rows × K ≈ 56 outputs ≈ 2,800 Gram columns for the
+linear class, against 200 × 10 on digits), unless --m says otherwise."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ContextRows:
+    """Next-character rows of a sequence prefix: y_i = s_i predicted from (s_{i−L}, …, s_{i−1}).
+
+    The alphabet is the prefix's own V characters; token V is the start symbol that pads the first L
+    contexts (as ``bayesvol sequence``'s attention model), so there are K = V + 1 tokens. ``tokens``
+    (rows × L integers) feed the attention model, ``x`` (rows × L·K, one-hot floats) every other class;
+    the classes are the K tokens (the start symbol is never a target), the same for every architecture.
+    """
+
+    name: str
+    tokens: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    alphabet: list[str]
+    task: str = "multiclass"
+
+    @property
+    def length(self) -> int:
+        """The context length L."""
+        return int(self.tokens.shape[1])
+
+    @property
+    def vocab(self) -> int:
+        """K = V + 1 tokens: the prefix's characters and the start symbol."""
+        return len(self.alphabet) + 1
+
+    @property
+    def num_classes(self) -> int:
+        """The classes of every architecture's output: the K tokens."""
+        return self.vocab
+
+
+def context_rows(data: Any, rows: int = SEQUENCE_ROWS, length: int = CONTEXT) -> ContextRows:
+    """The first ``rows`` characters of a sequence (``SequenceData``) as next-character rows (ContextRows)."""
+    symbols = np.asarray(data.symbols)
+    if isinstance(rows, bool) or not isinstance(rows, int | np.integer) or not 2 <= rows <= symbols.size:
+        raise InputError(f"rows must be an integer in [2, {symbols.size}] (the symbols of {data.name}), "
+                         f"got {rows!r}")
+    if isinstance(length, bool) or not isinstance(length, int | np.integer) or length < 1:
+        raise InputError(f"length must be a positive integer, got {length!r}")
+    present, codes = np.unique(symbols[:rows], return_inverse=True)
+    start = present.size
+    padded = np.concatenate([np.full(length, start), codes])
+    tokens = np.lib.stride_tricks.sliding_window_view(padded, length)[:rows].astype(np.int32)
+    x = np.eye(start + 1)[tokens].reshape(rows, length * (start + 1))
+    return ContextRows(f"{data.name}[:{rows:,}]", tokens, x, codes.astype(np.int32),
+                       [data.alphabet[int(c)] for c in present])
+
+
+def _count(name: str, width: int, d_in: int, d_out: int, vocab: int | None = None) -> int:
+    """Parameters of each architecture (the zoo's counts: Σ (fan_in + 1)·fan_out over learned layers).
+
+    Attention at embedding width e: E (vocab × e), W_q and W_k (e × e), W_o (e × d_out).
+    """
+    if name == "one-head attention":
+        if vocab is None:
+            raise InputError("the attention architecture needs the vocabulary size (a token data set)")
+        return vocab * width + 2 * width * width + width * d_out
     if name == "deep narrow MLP":
         return (d_in + 1) * width + (DEPTH - 1) * (width + 1) * width + (width + 1) * d_out
     if name == "shallow wide MLP":
@@ -463,34 +563,43 @@ def _count(name: str, width: int, d_in: int, d_out: int) -> int:
     return (d_in + 1) * d_out
 
 
-def _best_width(name: str, target: int, d_in: int, d_out: int) -> int:
+def _best_width(name: str, target: int, d_in: int, d_out: int, vocab: int | None = None) -> int:
     """The width whose count is closest to ``target`` (counts grow with the width)."""
     width = 1
-    while _count(name, width + 1, d_in, d_out) <= target:
+    while _count(name, width + 1, d_in, d_out, vocab) <= target:
         width += 1
     above = width + 1
-    return min((width, above), key=lambda w: abs(_count(name, w, d_in, d_out) - target))
+    return min((width, above), key=lambda w: abs(_count(name, w, d_in, d_out, vocab) - target))
 
 
-def architecture_sizes(d_in: int, d_out: int, tolerance: float = 0.05) -> dict[str, dict[str, Any]]:
+def architecture_sizes(d_in: int, d_out: int, tolerance: float = 0.05, vocab: int | None = None,
+                       embed: int | None = None) -> dict[str, dict[str, Any]]:
     """Widths that give every architecture nearly the same parameter count P.
 
     The linear class has (d_in + 1)·d_out parameters whatever we do, so P is searched within ±tolerance of
     it: the P whose worst relative deviation |d_arch − P| / P (each architecture at its best integer
-    width) is smallest. Returns, per architecture, its width (None for linear), d and deviation from P.
+    width) is smallest. With ``vocab`` (token data: d_in = L·vocab one-hot inputs) the one-head attention
+    model joins, at the embedding width that matches P. With ``embed`` too, P is searched around the
+    attention model's count at that width instead, and the linear class, which cannot be resized, keeps
+    its own count (its deviation is reported and left out of the search): on one-hot contexts it has
+    (L·K + 1)·K parameters, far more than the other classes can afford to be. Returns, per architecture,
+    its width (None for linear), d and deviation from P.
     """
     linear = (d_in + 1) * d_out
+    names = [name for name in ARCHITECTURES if vocab is not None or name != "one-head attention"]
+    centre = linear if embed is None else _count("one-head attention", embed, d_in, d_out, vocab)
+    matched = [name for name in names if embed is None or name != "linear"]
     best: tuple[float, int, dict[str, dict[str, Any]]] | None = None
-    for target in range(int(np.floor(linear * (1 - tolerance))), int(np.ceil(linear * (1 + tolerance))) + 1):
+    for target in range(int(np.floor(centre * (1 - tolerance))), int(np.ceil(centre * (1 + tolerance))) + 1):
         sizes: dict[str, dict[str, Any]] = {}
-        for name in ARCHITECTURES:
+        for name in names:
             if name == "linear":
                 width, d = None, linear
             else:
-                width = _best_width(name, target, d_in, d_out)
-                d = _count(name, width, d_in, d_out)
+                width = _best_width(name, target, d_in, d_out, vocab)
+                d = _count(name, width, d_in, d_out, vocab)
             sizes[name] = {"width": width, "dim": d, "deviation": (d - target) / target, "target": target}
-        worst = max(abs(s["deviation"]) for s in sizes.values())
+        worst = max(abs(sizes[name]["deviation"]) for name in matched)
         if best is None or worst < best[0]:
             best = (worst, target, sizes)
     assert best is not None
@@ -498,11 +607,19 @@ def architecture_sizes(d_in: int, d_out: int, tolerance: float = 0.05) -> dict[s
 
 
 def architecture_model(name: str, width: int | None, data: Any) -> Any:
-    """The zoo class of architecture ``name`` (in :data:`ARCHITECTURES`) at ``width``, fit to ``data``."""
+    """The zoo class of architecture ``name`` (in :data:`ARCHITECTURES`) at ``width``, fit to ``data``.
+
+    Attention needs token rows (:class:`ContextRows`); the others read ``data.x``.
+    """
     from bayesvol.model.problem import registry
 
     d_in, d_out = data.x.shape[1], int(data.num_classes or 2)
     zoo = registry()
+    if name == "one-head attention":
+        if not isinstance(data, ContextRows):
+            raise InputError(f"the attention architecture reads token rows (a character sequence), not "
+                             f"{getattr(data, 'name', type(data).__name__)}")
+        return zoo["attention"](vocab=data.vocab, length=data.length, embed=width)
     if name == "random features":
         return zoo["random_features"](d_in=d_in, width=width, d_out=d_out)
     widths = [] if name == "linear" else [width] * (DEPTH if name == "deep narrow MLP" else 1)
@@ -557,10 +674,13 @@ def plot_architectures(studies: Mapping[str, Any], n: int) -> Any:
 def architectures_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     """Architectures of equal parameter count compared by complexity range (see the module docstring)."""
     data = _dataset(options)
-    if data.task not in ("binary", "multiclass"):
+    if data.task not in ("binary", "multiclass", "sequence"):
         raise InputError(f"--data: `bayesvol architectures` compares classifiers; {data.name} is {data.task}")
     quick = bool(options.get("_quick"))
-    if quick:
+    if data.task == "sequence":  # next-character rows of a prefix (the tests': a shorter one, recorded)
+        data = context_rows(data, QUICK_SEQUENCE_ROWS if quick else SEQUENCE_ROWS)
+        options = {**options, "m": options.get("m") or SEQUENCE_VOLUME_ROWS}
+    elif quick:
         data = _quick_rows(data, 120)
     projection, labels = _projection_and_labels(options, ARCHITECTURE_LABELS)
     rows = data.x.shape[0]
@@ -568,8 +688,11 @@ def architectures_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any
     if ns[-1] > rows:
         raise InputError(f"--n {ns[-1]} exceeds the {rows} rows of {data.name}")
     seeds = list(range(int(options.get("seeds") or (2 if quick else 3))))
-    predictors = tuple(options.get("predictors") or ("laplace_ggn", "sgd_ensemble"))
-    sizes = architecture_sizes(data.x.shape[1], int(data.num_classes or 2))
+    predictors = tuple(options.get("predictors") or (
+        SEQUENCE_PREDICTORS if isinstance(data, ContextRows) else ("laplace_ggn", "sgd_ensemble")))
+    sizes = architecture_sizes(data.x.shape[1], int(data.num_classes or 2),
+                               **({"vocab": data.vocab, "embed": ATTENTION_EMBED}
+                                  if isinstance(data, ContextRows) else {}))
     report = _report(options, f"bayesvol architectures — equal parameter count on {data.name}")
     key = jax.random.PRNGKey(int(options.get("seed") or 0))
     studies: dict[str, Any] = {}
@@ -610,6 +733,9 @@ def architectures_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any
               "seeds": seeds, "predictors": list(predictors), "projection": projection, "labels": labels,
               "depth_of_deep": DEPTH,
               "target_parameters": next(iter(sizes.values()))["target"], "architectures": table}
+    if isinstance(data, ContextRows):
+        result.update(context=data.length, vocab=data.vocab, alphabet="".join(data.alphabet),
+                      volume_rows=int(options["m"]))
     result["interpretation"] = _architectures_sentence(result)
     report.add_results(**result)
     report.add_text("Summary", result["interpretation"])
@@ -623,11 +749,15 @@ def architectures_command(zoo: Any, options: Mapping[str, Any]) -> dict[str, Any
         print(f"architectures at ≈ {result['target_parameters']:,} parameters on {data.name} ({rows:,} "
               f"rows); θ* by {projection}; at n = {n_last:,}; {len(seeds)} seeds; regret on the "
               f"{LABEL_NAMES[labels[0]]}; nats")
+        if isinstance(data, ContextRows):
+            print(f"rows: each character from the {data.length} before it; {data.vocab} tokens (the "
+                  f"prefix's {data.vocab - 1} characters and a start symbol), one-hot for all but attention")
         keys = ["d", "complexity_range", "decades_above_prior", "resolved", "k_eff", "B_n",
                 "heldout_log_loss", *[f"excess code {p}" for p in predictors]]
-        print(f"{'architecture':>17} " + " ".join(f"{k:>{max(9, len(k))}}" for k in keys))
+        name_width = max(17, *(len(r["architecture"]) for r in table))
+        print(f"{'architecture':>{name_width}} " + " ".join(f"{k:>{max(9, len(k))}}" for k in keys))
         for r in table:
-            print(f"{r['architecture']:>17} " + " ".join(
+            print(f"{r['architecture']:>{name_width}} " + " ".join(
                 f"{(_fmt(r[k]) if isinstance(r[k], float) else str(r[k])).strip():>{max(9, len(k))}}"
                 for k in keys))
         print(result["interpretation"])
@@ -652,12 +782,19 @@ def _architectures_sentence(result: Mapping[str, Any]) -> str:
         f"range: {widest['complexity_range']:.2g} decades of resolved eigenvalues ({widest['resolved']} "
         f"directions above the prior's scale) vs {others}. k_eff(n) runs from {by_keff[0]['k_eff']:.3g} "
         f"({by_keff[0]['architecture']}) to {by_keff[-1]['k_eff']:.3g} ({by_keff[-1]['architecture']}) at "
-        f"d ≈ {result['target_parameters']:,}; the smallest excess prequential code length of {predictor} is "
+        f"d ≈ {result['target_parameters']:,}{_unmatched(result['architectures'])}; the smallest excess "
+        f"prequential code length of {predictor} is "
         f"the {by_regret[0]['architecture']}'s ({by_regret[0][f'excess code {predictor}']:.3g} nats), the "
         f"largest the {by_regret[-1]['architecture']}'s ({by_regret[-1][f'excess code {predictor}']:.3g}). "
         f"Against each class's B_n ({theorem}) the excess code of {predictor} is: {relations}."
         + interpolation_clause([r["architecture"] for r in result["architectures"] if r.get("interpolates")])
     )
+
+
+def _unmatched(table: Sequence[Mapping[str, Any]], tolerance: float = 5.0) -> str:
+    """The clause naming the classes whose count could not be matched (|deviation| > ``tolerance`` %)."""
+    off = [r for r in table if abs(r["deviation_%"]) > tolerance]
+    return "".join(f" (the {r['architecture']} class keeps its own d = {r['d']:,})" for r in off)
 
 
 def interpolation_clause(names: Sequence[str]) -> str:
