@@ -347,7 +347,8 @@ def test_architectures_sentence_reads_five_rows():
     names = ["one-head attention", "deep narrow MLP", "shallow wide MLP", "random features", "linear"]
     ranges, keff, code = [1.2, 2.5, 0.4, 0.0, 0.9], [30.0, 80.0, 12.0, 5.0, 40.0], [50., 70., 60., 90., 40.]
     table = [{"architecture": n, "complexity_range": c, "resolved": 10 + i, "k_eff": k,
-              "excess code sgd_ensemble": e, "d": 2300 if n != "linear" else 12600,
+              "excess code sgd_ensemble": e, "excess code sgd_ensemble vs B_n": f"{i + 1}.00× above",
+              "d": 2300 if n != "linear" else 12600,
               "deviation_%": 0.5 if n != "linear" else 447.0, "interpolates": False}
              for i, (n, c, k, e) in enumerate(zip(names, ranges, keff, code, strict=True))]
     sentence = _architectures_sentence({"architectures": table, "n": 1000, "data": "text",
@@ -358,7 +359,8 @@ def test_architectures_sentence_reads_five_rows():
             in sentence)
     assert "from 5 (random features) to 80 (deep narrow MLP)" in sentence
     assert "(the linear class keeps its own d = 12,600)" in sentence
-    assert "is the linear's (40 nats), the largest the random features" in sentence and "(90)." in sentence
+    assert "is the linear's (40 nats), the largest the random features" in sentence and "(90)" in sentence
+    assert "one-head attention 1.00× above; deep narrow MLP 2.00× above" in sentence  # each against its B_n
 
 
 @pytest.mark.slow
