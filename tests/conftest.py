@@ -22,12 +22,25 @@ import bayesvol_zoo as models
 jax.config.update("jax_enable_x64", True)
 
 
+MAX_MAPS = 20_000
+"""Memory maps past which a test's teardown drops JAX's compiled executables even inside a module."""
+
+
+def _memory_maps() -> int:
+    try:
+        with open("/proc/self/maps") as maps:
+            return sum(1 for _ in maps)
+    except OSError:  # not Linux: only the module boundary applies
+        return 0
+
+
 def pytest_runtest_teardown(item, nextitem):
-    """At the end of each test module, drop JAX's compiled executables. Each one holds memory maps of
-    its own, and a worker that runs a few hundred tests keeps thousands of them: past the kernel's
-    vm.max_map_count (65,530) LLVM cannot map the next compiled function and the worker segfaults
-    inside XLA's compile (measured: 14,700 maps after 70 tests; one module's 8,062 fall to 1,470)."""
-    if nextitem is None or nextitem.module is not item.module:
+    """At the end of each test module (or once the process holds MAX_MAPS memory maps), drop JAX's
+    compiled executables. Each one holds memory maps of its own, and a worker that runs a few hundred
+    tests keeps thousands of them: past the kernel's vm.max_map_count (65,530) LLVM cannot map the next
+    compiled function and the worker segfaults inside XLA's compile (measured: 14,700 maps after 70
+    tests; one module's 8,062 fall to 1,470; with the module rule alone a CI worker peaked at 33,735)."""
+    if nextitem is None or nextitem.module is not item.module or _memory_maps() > MAX_MAPS:
         jax.clear_caches()
         gc.collect()
 

@@ -178,6 +178,8 @@ def test_network_command_quick(tmp_path, monkeypatch, capsys):
     assert "k_eff(40)" in result["interpretation"]
     # θ* by MAP (the default), the regret on both labels, each row saying which and where it sits against B_n
     assert result["projection"]["rule"] == result["heldout"]["rule"] == "map"
+    assert f"The log loss alone has ‖∇‖ = {result['projection']['loss_grad_norm']:.2g} at θ*" in (
+        result["interpretation"])
     assert result["labels"] == ["data", "theta_star"]
     assert [(r["labels"], r["n"]) for r in result["table"]] == [
         ("data", 20), ("data", 40), ("theta_star", 20), ("theta_star", 40)]
@@ -217,6 +219,9 @@ def test_map_projection_is_attained_where_erm_interpolates(small_digits):
     assert fit.rule == "map" and fit.grad_norm < 1e-6
     assert fit.loss > 10 * INTERPOLATION_LOSS
     assert not _interpolates(mc, fit, {"x": data.x})  # no InterpolationWarning (warnings are errors here)
+    # at the MAP ∇L = ∇log w/N: the excess log loss's linear term is the prior's pull, to ‖∇ objective‖
+    pull = float(jnp.linalg.norm(jax.grad(mc.log_prior)(fit.z))) / data.y.shape[0]
+    assert pull > 1e3 * fit.grad_norm and abs(fit.loss_grad_norm - pull) <= fit.grad_norm + 1e-12
     reference = fitted_truth(zoo, data.x, data.y, key=key)
     np.testing.assert_allclose(np.asarray(fit.z), np.asarray(mc.flatten(reference.params)), atol=1e-10)
     assert fit.loss == pytest.approx(reference.train_log_loss, abs=1e-12)
