@@ -364,7 +364,7 @@ def test_architectures_sentence_reads_five_rows():
             in sentence)
     assert "from 5 (random features) to 80 (deep narrow MLP)" in sentence
     assert "(the linear class keeps its own d = 12,600)" in sentence
-    assert "is the linear's (40 nats), the largest the random features" in sentence and "(90)" in sentence
+    assert "is the linear's (40 nats), the largest the random features' (90)." in sentence
     assert "one-head attention 1.00× above; deep narrow MLP 2.00× above" in sentence  # each against its B_n
 
 

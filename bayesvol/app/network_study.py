@@ -790,11 +790,17 @@ def _architectures_sentence(result: Mapping[str, Any]) -> str:
         f"({by_keff[0]['architecture']}) to {by_keff[-1]['k_eff']:.3g} ({by_keff[-1]['architecture']}) at "
         f"d ≈ {result['target_parameters']:,}{_unmatched(result['architectures'])}; the smallest excess "
         f"prequential code length of {predictor} is "
-        f"the {by_regret[0]['architecture']}'s ({by_regret[0][f'excess code {predictor}']:.3g} nats), the "
-        f"largest the {by_regret[-1]['architecture']}'s ({by_regret[-1][f'excess code {predictor}']:.3g}). "
+        f"the {_possessive(by_regret[0]['architecture'])} ({by_regret[0][f'excess code {predictor}']:.3g} "
+        f"nats), the largest the {_possessive(by_regret[-1]['architecture'])} "
+        f"({by_regret[-1][f'excess code {predictor}']:.3g}). "
         f"Against each class's B_n ({theorem}) the excess code of {predictor} is: {relations}."
         + interpolation_clause([r["architecture"] for r in result["architectures"] if r.get("interpolates")])
     )
+
+
+def _possessive(name: str) -> str:
+    """"the linear's", "the random features'"."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
 def _unmatched(table: Sequence[Mapping[str, Any]], tolerance: float = 5.0) -> str:
