@@ -370,18 +370,27 @@ def test_architectures_sentence_reads_five_rows():
 
 @pytest.mark.slow
 def test_architectures_command_on_the_sequence_quick(tmp_path, monkeypatch, capsys):
-    """End to end at the tests' size: 300 characters, the 5 classes, the sentence read off the table."""
+    """End to end at the tests' size: 300 characters, the 5 classes, the sentence read off the table.
+
+    The command is the README's sequence `architectures` line with the README test's reductions appended
+    (`--n 20 40 --seeds 2 --predictors erm_gd`), so this is also that line's run (tests/test_cli_readme.py
+    checks only its parse)."""
+    from test_cli_readme import readme_command
+
     from bayesvol.app.cli import main
     from bayesvol.app.network_study import _architectures_sentence
 
     monkeypatch.setenv("BAYESVOL_QUICK", "1")
-    out = tmp_path / "arch"
+    monkeypatch.chdir(tmp_path)
+    argv = readme_command("bayesvol architectures --data python-stdlib-text")
     with warnings.catch_warnings():  # printed by the CLI as one line on stderr when θ* interpolates
         warnings.simplefilter("always", bv.InterpolationWarning)
-        code = main(["architectures", "--data", "python-stdlib-text", "--n", "20", "40", "--seeds", "2",
-                     "--predictors", "erm_gd", "--out", str(out)])
+        code = main(argv)
     captured = capsys.readouterr()
     assert code == 0, captured.err
+    assert "bayesvol: error" not in captured.err
+    out = tmp_path / "bayesvol-out" / "architectures"
+    assert (out / "manifest.json").exists()
     result = json.loads((out / "results.json").read_text())
     table = result["architectures"]
     assert [r["architecture"] for r in table] == ["one-head attention", "deep narrow MLP", "shallow wide MLP",
