@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/bayesvol run
 
-# the full suite on two workers (pytest-xdist), printing the slowest tests: 785 tests in 53 min on 2 shared cores (CI)
+# the full suite on two workers (pytest-xdist), printing the slowest tests: 785 tests in 27 min on 2 quiet cores
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --durations=25
