@@ -478,8 +478,8 @@ CONTEXT = 4
 """Characters of context of the sequence rows: each character is predicted from the 4 before it."""
 
 SEQUENCE_ROWS = 1_000
-"""Rows (characters) of the default sequence study, a prefix of the text: the default run took 436 s of CPU
-(35 min wall at load 17 on 2 shared cores; RESULTS.md), ≈ 7 min on 2 quiet cores if CPU time is the guide."""
+"""Rows (characters) of the default sequence study, a prefix of the text: the default run took 5:13 wall and
+489 s of CPU on 2 quiet cores (35 min wall at load 17 on shared ones; RESULTS.md)."""
 
 QUICK_SEQUENCE_ROWS = 300
 """BAYESVOL_QUICK (tests): a 300-character prefix."""
